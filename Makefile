@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# shunt: `make` builds bpf/shunt.bpf.o, its skeleton and the shunt CLI into
+# .output/; `make test` installs what is missing, builds and runs all tests;
+# `make demo` shows redis across two partitions, over TCP then over shunt.
+
+OUTPUT   ?= .output
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iinclude -Iuser/lib -I$(OUTPUT)
+LDLIBS   += -lbpf -lelf -lz -ljson-c
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	      -Iinclude -I$(OUTPUT) -Wall -Werror
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIB_SRCS := $(wildcard user/lib/*.c)
+CLI_SRCS := $(wildcard user/cli/*.c)
+LIB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+CLI_OBJS := $(patsubst user/cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
+HDRS     := $(wildcard include/shunt/*.h user/lib/*.h)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all clean test unit integ demo deps
+.DELETE_ON_ERROR:
+
+all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(UNIT_BINS)
+
+deps:
+	$(Q)bash scripts/deps.sh
+
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/cli $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "shunt: no kernel BTF at $(VMLINUX_BTF)" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/shunt.bpf.o: bpf/shunt.bpf.c $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/shunt.skel.h: $(OUTPUT)/shunt.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name shunt_bpf > $@
+
+$(OUTPUT)/lib/%.o: user/lib/%.c $(HDRS) $(OUTPUT)/shunt.skel.h | $(OUTPUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/cli/%.o: user/cli/%.c $(HDRS) $(OUTPUT)/shunt.skel.h | $(OUTPUT)/cli
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libshunt.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/shunt: $(CLI_OBJS) $(OUTPUT)/libshunt.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/shunt-traffic: tests/tools/shunt-traffic.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread $< -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libshunt.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libshunt.a $(LDLIBS) -lcmocka -o $@
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/demo.sh
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

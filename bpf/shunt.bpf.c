@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * shunt: redirect the payload of TCP connections between partitions of one
+ * host straight into the peer socket, skipping IP, the virtual wire and the
+ * peer's TCP input (US patent 8,635,632: ask once per connection where the
+ * peer lives; bypass if on this host, else TCP).
+ *
+ * shunt_sockops (cgroup sock_ops), once per connection at ESTABLISHED:
+ *   looks both ends up in the endpoint maps the loader fills; if both are
+ *   registered endpoints of one network, living in two different local
+ *   network namespaces, and the socket's own netns is the one registered for
+ *   its local address, the socket goes into shunt_sockhash under a key that
+ *   carries its netns cookie and network id.  Anything else is left alone.
+ *
+ * shunt_msg (sk_msg verdict on shunt_sockhash), on every sendmsg/sendfile:
+ *   the first send of a socket decides its direction for life: redirect into
+ *   the peer's ingress queue if the peer socket is in the sockhash and no
+ *   byte of this direction has gone out by TCP yet, else TCP.  The receive
+ *   path (tcp_bpf_recvmsg) serves the psock queue before sk_receive_queue,
+ *   so a direction that mixed the two paths could deliver out of order;
+ *   deciding once, before the first byte, is what keeps the stream ordered
+ *   across the setup race (the active side is ESTABLISHED, and may send,
+ *   before the passive side has joined the sockhash).
+ *
+ * References: net/core/sock_map.c (sock_hash_update, redirect helpers),
+ * net/ipv4/tcp_bpf.c (tcp_bpf_sendmsg verdict, tcp_bpf_recvmsg queue order),
+ * tools/testing/selftests/bpf/progs/test_sockmap_kern.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+
+#include "shunt/shunt.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shunt_cfg);
+} shunt_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHUNT_MAX_ADDR_ENTRIES);
+	__type(key, struct shunt_ep_local_key);
+	__type(value, struct shunt_ep_local_val);
+} shunt_ep_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHUNT_MAX_ADDR_ENTRIES);
+	__type(key, struct shunt_ep_peer_key);
+	__type(value, struct shunt_ep_peer_val);
+} shunt_ep_peer SEC(".maps");
+
+/* User space only: the named endpoint table (see struct shunt_ep_meta). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * SHUNT_MAX_ENDPOINTS);
+	__type(key, struct shunt_ep_meta_key);
+	__type(value, struct shunt_ep_meta);
+} shunt_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SHUNT_MAX_SOCKS);
+	__type(key, struct shunt_sock_key);
+	__type(value, __u64);
+} shunt_sockhash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHUNT_MAX_CONNS);
+	__type(key, struct shunt_sock_key);
+	__type(value, struct shunt_conn);
+} shunt_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct shunt_sk);
+} shunt_sk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SHUNT_ST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} shunt_stats SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&shunt_stats, &idx);
+
+	if (c)
+		*c += n;
+}
+
+/* Bits of the conn word that belong to this socket and to its peer. */
+static __always_inline __u32 rx_bit(int active)
+{
+	return active ? SHUNT_CONN_RX_A : SHUNT_CONN_RX_P;
+}
+
+static __always_inline __u32 gone_bit(int active)
+{
+	return active ? SHUNT_CONN_GONE_A : SHUNT_CONN_GONE_P;
+}
+
+static __always_inline struct shunt_sock_key *conn_key(struct shunt_sk *st)
+{
+	return st->active ? &st->self : &st->peer;
+}
+
+/*
+ * Bounded CAS loop helpers.  The only writers of a conn word are the two
+ * sockets of that connection, each under its own socket lock, so a couple of
+ * retries always suffice; if they do not, callers take the safe answer (TCP,
+ * or stay in the sockhash).
+ */
+#define CAS_TRIES 8
+
+/* Set @set and clear @clr unless any of @forbid is set. 0 on success. */
+static __always_inline int conn_update(struct shunt_conn *c, __u32 set,
+				       __u32 clr, __u32 forbid)
+{
+	for (int i = 0; i < CAS_TRIES; i++) {
+		__u32 old = c->state;
+
+		if (old & forbid)
+			return -1;
+		if (__sync_val_compare_and_swap(&c->state, old,
+						(old | set) & ~clr) == old)
+			return 0;
+	}
+	return -1;
+}
+
+static __always_inline int sockops_addr(struct bpf_sock_ops *skops, int local,
+					struct shunt_addr *out)
+{
+	__u32 a[4];
+
+	if (skops->family == AF_INET) {
+		a[0] = local ? skops->local_ip4 : skops->remote_ip4;
+		return shunt_addr_set(out, 0, a);
+	}
+	if (skops->family == AF_INET6) {
+		if (local) {
+			a[0] = skops->local_ip6[0];
+			a[1] = skops->local_ip6[1];
+			a[2] = skops->local_ip6[2];
+			a[3] = skops->local_ip6[3];
+		} else {
+			a[0] = skops->remote_ip6[0];
+			a[1] = skops->remote_ip6[1];
+			a[2] = skops->remote_ip6[2];
+			a[3] = skops->remote_ip6[3];
+		}
+		return shunt_addr_set(out, 1, a);
+	}
+	return -1;
+}
+
+/*
+ * Returns the stat index saying why the connection stays on TCP, or
+ * SHUNT_ST_MAX if it may be redirected (then self and peer are filled).
+ */
+static __always_inline __u32 classify(struct bpf_sock_ops *skops,
+				      struct shunt_sock_key *self,
+				      struct shunt_sock_key *peer)
+{
+	struct shunt_ep_local_key lk;
+	struct shunt_ep_peer_key pk;
+	struct shunt_ep_local_val *lv;
+	struct shunt_ep_peer_val *pv;
+	struct shunt_addr laddr, raddr;
+	struct shunt_cfg *cfg;
+	__u32 zero = 0;
+	__u64 netns;
+
+	cfg = bpf_map_lookup_elem(&shunt_cfg, &zero);
+	if (!cfg || (cfg->flags & SHUNT_CFG_PAUSED))
+		return SHUNT_ST_TCP_PAUSED;
+	if (sockops_addr(skops, 1, &laddr) || sockops_addr(skops, 0, &raddr))
+		return SHUNT_ST_TCP_FAMILY;
+
+	netns = bpf_get_netns_cookie(skops);
+	shunt_ep_local_key_build(&lk, netns, cfg->gen, &laddr);
+	lv = bpf_map_lookup_elem(&shunt_ep_local, &lk);
+	if (!lv)
+		return SHUNT_ST_TCP_NO_LOCAL;
+
+	shunt_ep_peer_key_build(&pk, lv->net_id, cfg->gen, &raddr);
+	pv = bpf_map_lookup_elem(&shunt_ep_peer, &pk);
+	if (!pv)
+		return SHUNT_ST_TCP_NO_PEER;
+	if (pv->loc != SHUNT_LOC_NETNS)
+		return SHUNT_ST_TCP_PEER_REMOTE;
+	if (pv->netns == netns)
+		return SHUNT_ST_TCP_SAME_NETNS;
+
+	/* local_port is host order.  remote_port holds the __be16 port shifted
+	 * into the upper half on little endian (sock_ops_convert_ctx_access),
+	 * i.e. a __be32 of the port: ntohl gives it in host order. */
+	shunt_sock_key_build(self, netns, lv->net_id, &laddr,
+			     (__u16)skops->local_port, &raddr,
+			     (__u16)bpf_ntohl(skops->remote_port));
+	shunt_sock_key_peer(peer, self, pv->netns);
+	return SHUNT_ST_MAX;
+}
+
+static __always_inline void on_established(struct bpf_sock_ops *skops,
+					   int active)
+{
+	struct shunt_sock_key self, peer;
+	struct shunt_conn fresh = {}, *conn;
+	struct bpf_sock *sk;
+	struct shunt_sk *st;
+	__u32 why;
+
+	stat_add(SHUNT_ST_ESTABLISHED, 1);
+	why = classify(skops, &self, &peer);
+	if (why != SHUNT_ST_MAX) {
+		stat_add(why, 1);
+		return;
+	}
+	/* Load ctx->sk once: the verifier tracks the NULL check on a register. */
+	sk = skops->sk;
+	if (!sk)
+		return;
+
+	st = bpf_sk_storage_get(&shunt_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
+		return;
+	}
+	st->self = self;
+	st->peer = peer;
+	st->active = active;
+	st->tx = SHUNT_TX_UNDECIDED;
+	st->in_hash = 0;
+
+	/* The first end to get here creates the conn word; the other finds it. */
+	bpf_map_update_elem(&shunt_conns, conn_key(st), &fresh, BPF_NOEXIST);
+	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+	if (!conn) {
+		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
+		return;
+	}
+	if (conn->state & SHUNT_CONN_TCP) {
+		/* The peer already sent by TCP: stay out of the sockhash. */
+		stat_add(SHUNT_ST_TCP_CONN_TCP, 1);
+		return;
+	}
+	if (bpf_sock_hash_update(skops, &shunt_sockhash, &st->self, BPF_ANY)) {
+		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
+		return;
+	}
+	st->in_hash = 1;
+	stat_add(SHUNT_ST_SOCK_ADDED, 1);
+	/* STATE: cleanup at close.  PARSE_ALL_HDR: a socket of a connection
+	 * that turned out TCP leaves the sockhash at its next received segment
+	 * (a redirected connection sends no segments until FIN). */
+	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG |
+					 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
+}
+
+/*
+ * A segment arrived on a socket in the sockhash.  If its connection is on
+ * TCP, take the socket out again: its receive path would otherwise run
+ * through tcp_bpf_recvmsg for its whole life (see the half-close note in
+ * README).  Leaving is safe only while the peer cannot have queued anything
+ * in our psock (our RX bit clear, GONE set in the same CAS so it never will)
+ * and our own sends are not redirected.  Runs with the socket locked, so it
+ * is serialized with our own sk_msg verdicts.
+ */
+static __always_inline void on_segment(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct shunt_conn *conn;
+	struct shunt_sk *st;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
+	if (!st || !st->in_hash) {
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+		return;
+	}
+	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+	if (!conn || !(conn->state & SHUNT_CONN_TCP))
+		return;
+	if (st->tx == SHUNT_TX_REDIR ||
+	    conn_update(conn, gone_bit(st->active), 0, rx_bit(st->active))) {
+		/* Stays in for life; stop asking. */
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+		return;
+	}
+	if (bpf_map_delete_elem(&shunt_sockhash, &st->self) == 0)
+		stat_add(SHUNT_ST_SOCK_REMOVED, 1);
+	st->in_hash = 0;
+	st->tx = SHUNT_TX_TCP;
+	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+/* The socket is gone (closed or reset): drop the conn word.  The peer, if it
+ * still sends, finds no entry and no socket, and goes on by TCP. */
+static __always_inline void on_close(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct shunt_sk *st;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
+	if (st)
+		bpf_map_delete_elem(&shunt_conns, conn_key(st));
+}
+
+SEC("sockops")
+int shunt_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		on_established(skops, 1);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		on_established(skops, 0);
+		break;
+	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
+		on_segment(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			on_close(skops);
+		break;
+	}
+	return 1;
+}
+
+/*
+ * First send of a socket: choose its direction's path for life.
+ *
+ * Redirect only if (a) no payload byte of this direction ever entered the
+ * TCP send path (bytes_sent == 0 covers TFO data in the SYN; write_seq ==
+ * snd_una covers bytes queued but not yet sent), (b) the connection is not
+ * already decided TCP and the peer has not left, and (c) the peer socket is
+ * in the sockhash now.  Our RX bit on the peer is raised before the redirect
+ * (so the peer cannot leave under us) and dropped again if it failed.
+ */
+static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st)
+{
+	__u32 peer_rx = rx_bit(!st->active), peer_gone = gone_bit(!st->active);
+	struct shunt_conn *conn;
+	struct tcp_sock *tp;
+
+	tp = bpf_skc_to_tcp_sock(msg->sk);
+	if (!tp)
+		return SHUNT_ST_TCP_FAMILY;
+	if (tp->bytes_sent || tp->write_seq != tp->snd_una)
+		return SHUNT_ST_TCP_SENT_BYTES;
+
+	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+	if (!conn)
+		return SHUNT_ST_TCP_PEER_GONE;
+	if (conn_update(conn, peer_rx, 0, SHUNT_CONN_TCP | peer_gone))
+		return SHUNT_ST_TCP_CONN_TCP;
+
+	if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
+				  BPF_F_INGRESS) == SK_PASS) {
+		/* Counted once per connection: by whichever end sends first. */
+		if (!(conn->state & rx_bit(st->active)))
+			stat_add(SHUNT_ST_CONN_REDIR, 1);
+		return SHUNT_ST_MAX;
+	}
+	/* Nothing was queued at the peer: withdraw the claim, pin TCP. */
+	conn_update(conn, SHUNT_CONN_TCP, peer_rx, 0);
+	return SHUNT_ST_TCP_PEER_ABSENT;
+}
+
+SEC("sk_msg")
+int shunt_msg(struct sk_msg_md *msg)
+{
+	struct bpf_sock *sk = msg->sk;
+	struct shunt_sk *st;
+	__u32 why;
+
+	if (!sk)
+		return SK_PASS;
+	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
+	if (!st)
+		return SK_PASS;
+
+	switch (st->tx) {
+	case SHUNT_TX_REDIR:
+		if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
+					  BPF_F_INGRESS) != SK_PASS) {
+			/* The peer closed: nothing reads this direction any
+			 * more, so TCP (and its RST/EPIPE) is the right end. */
+			st->tx = SHUNT_TX_TCP;
+			stat_add(SHUNT_ST_TCP_PEER_GONE, 1);
+			return SK_PASS;
+		}
+		break;
+	case SHUNT_TX_TCP:
+		return SK_PASS;
+	default:
+		why = decide(msg, st);
+		if (why != SHUNT_ST_MAX) {
+			st->tx = SHUNT_TX_TCP;
+			stat_add(SHUNT_ST_TX_TCP, 1);
+			stat_add(why, 1);
+			return SK_PASS;
+		}
+		st->tx = SHUNT_TX_REDIR;
+		stat_add(SHUNT_ST_TX_REDIR, 1);
+		break;
+	}
+	stat_add(SHUNT_ST_MSG_REDIR, 1);
+	stat_add(SHUNT_ST_BYTES_REDIR, msg->size);
+	return SK_PASS;
+}

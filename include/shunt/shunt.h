@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * shunt: map keys, values and constants shared by the BPF programs and user
+ * space.  This header is the one place that defines their layout; it is
+ * included by bpf/shunt.bpf.c (after vmlinux.h) and by user/ (after
+ * <linux/types.h>).
+ *
+ * Every struct here is explicitly padded so that no compiler-inserted hole
+ * can leave garbage in a hash key: keys are zeroed, then filled, by the
+ * static inline builders below, on both sides.
+ */
+#ifndef SHUNT_SHUNT_H
+#define SHUNT_SHUNT_H
+
+/* htonl of a constant, the same in BPF and user space. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define __shunt_htonl(x)	__builtin_bswap32(x)
+#else
+#define __shunt_htonl(x)	(x)
+#endif
+
+#define SHUNT_NAME_MAX		64	/* endpoint name (container ids: 64 hex) */
+#define SHUNT_NET_MAX		32	/* network name */
+#define SHUNT_NETNS_MAX		128	/* netns name or path as the user gave it */
+#define SHUNT_MAX_ADDRS		8	/* addresses per endpoint */
+
+#define SHUNT_MAX_ENDPOINTS	4096
+#define SHUNT_MAX_ADDR_ENTRIES	(2 * SHUNT_MAX_ENDPOINTS * SHUNT_MAX_ADDRS)
+#define SHUNT_MAX_SOCKS		65536
+#define SHUNT_MAX_CONNS		65536
+
+#define SHUNT_AF_INET		4
+#define SHUNT_AF_INET6		6
+
+/* Where an endpoint lives. */
+enum shunt_loc {
+	SHUNT_LOC_NETNS = 1,	/* a network namespace of this host */
+	SHUNT_LOC_VSOCK = 2,	/* a VM behind the vsock bridge (later) */
+};
+
+/* An address, normalized: IPv4 (and IPv4-mapped IPv6) in a[0], network order. */
+struct shunt_addr {
+	__u8 family;		/* SHUNT_AF_INET or SHUNT_AF_INET6 */
+	__u8 pad[3];
+	__u32 a[4];
+};
+
+/*
+ * shunt_ep_local: "which endpoint is this socket?"  Keyed by the socket's own
+ * netns cookie and local address, so an address spoofed from another
+ * partition never matches.  @gen selects the endpoint table generation (see
+ * struct shunt_cfg): a table is replaced by writing the other generation and
+ * flipping cfg.gen once.
+ */
+struct shunt_ep_local_key {
+	__u64 netns;
+	__u32 gen;
+	struct shunt_addr addr;
+	__u32 pad;
+};
+
+struct shunt_ep_local_val {
+	__u32 net_id;
+	__u32 ep_id;
+};
+
+/* shunt_ep_peer: "who owns this remote address in my network, and where?" */
+struct shunt_ep_peer_key {
+	__u32 net_id;
+	__u32 gen;
+	struct shunt_addr addr;
+};
+
+struct shunt_ep_peer_val {
+	__u64 netns;		/* netns cookie of the owner (SHUNT_LOC_NETNS) */
+	__u32 ep_id;
+	__u32 loc;		/* enum shunt_loc */
+};
+
+/*
+ * shunt_sockhash key: names one socket.  A socket inserts itself under the key
+ * built from its own view (netns, local, remote); its peer builds the same key
+ * from the mirrored view.  The netns cookie and network id keep two partitions
+ * with identical address plans apart (a bare 4-tuple would collide).
+ */
+struct shunt_sock_key {
+	__u64 netns;
+	__u32 net_id;
+	__u16 lport;		/* host order */
+	__u16 rport;		/* host order */
+	struct shunt_addr laddr;
+	struct shunt_addr raddr;
+};
+
+/*
+ * Per-connection state shared by both ends, in shunt_conns, keyed by the
+ * active (connecting) socket's key.  A word of bits that both ends change
+ * only with compare-and-swap:
+ *
+ *   RX_A / RX_P   the passive / active end may redirect into the active /
+ *                 passive socket.  Only one socket ever redirects into a given
+ *                 socket (its peer), so each RX bit has a single writer, which
+ *                 sets it *before* its first redirect and clears it again only
+ *                 if that redirect failed (nothing was queued).
+ *   GONE_A/GONE_P that socket has left the sockhash (or is about to): its
+ *                 peer must never redirect into it.  Set by the socket itself
+ *                 only while its RX bit is clear, in the same CAS, which is
+ *                 what makes leaving safe: no byte can be queued in a psock
+ *                 that is being torn down.
+ *   TCP           the first sender found its peer absent (or bytes already
+ *                 on TCP): the whole connection stays on TCP, and both
+ *                 sockets leave the sockhash at their next received segment.
+ */
+#define SHUNT_CONN_TCP		(1u << 0)
+#define SHUNT_CONN_RX_A		(1u << 1)
+#define SHUNT_CONN_RX_P		(1u << 2)
+#define SHUNT_CONN_GONE_A	(1u << 3)
+#define SHUNT_CONN_GONE_P	(1u << 4)
+
+struct shunt_conn {
+	__u32 state;		/* SHUNT_CONN_* bits */
+	__u32 pad;
+};
+
+/*
+ * Per-socket state (BPF_MAP_TYPE_SK_STORAGE).  The shunt_conns key of the
+ * connection is the active end's key: self if active, else peer.
+ */
+enum shunt_tx {
+	SHUNT_TX_UNDECIDED = 0,
+	SHUNT_TX_REDIR = 1,
+	SHUNT_TX_TCP = 2,
+};
+
+struct shunt_sk {
+	struct shunt_sock_key self;	/* this socket's sockhash key */
+	struct shunt_sock_key peer;	/* the peer socket's key */
+	__u8 tx;			/* enum shunt_tx: this socket's send direction */
+	__u8 active;			/* 1: this end connect()ed */
+	__u8 in_hash;			/* 1: inserted into shunt_sockhash */
+	__u8 pad[5];
+};
+
+/* Global configuration, shunt_cfg[0], written by user space. */
+struct shunt_cfg {
+	__u32 gen;		/* active endpoint-table generation: 0 or 1 */
+	__u32 flags;		/* SHUNT_CFG_* */
+};
+
+/* All-zero is the working default, so a bpftool-only setup needs no cfg write. */
+#define SHUNT_CFG_PAUSED	(1u << 0)	/* new connections stay on TCP */
+
+/*
+ * shunt_endpoints: the user-facing endpoint table (names, netns as given,
+ * MAC), kept in a pinned map beside the lookup maps so that every shunt
+ * call, and container hooks, see one table.  BPF never reads it.
+ */
+struct shunt_ep_meta_key {
+	__u32 gen;
+	char name[SHUNT_NAME_MAX + 4];		/* NUL-padded */
+};
+
+struct shunt_ep_meta {
+	char network[SHUNT_NET_MAX];
+	char netns[SHUNT_NETNS_MAX];		/* as given; "" = the caller's */
+	__u64 netns_cookie;
+	__u32 net_id;
+	__u32 ep_id;
+	__u32 loc;				/* enum shunt_loc */
+	__u8 mac[6];
+	__u8 has_mac;
+	__u8 naddrs;
+	struct shunt_addr addrs[SHUNT_MAX_ADDRS];
+};
+
+/*
+ * Counters, one per decision, in a per-CPU array that `shunt status` sums.
+ * Keep shunt_stat_names[] in user/lib in the same order.
+ */
+enum shunt_stat {
+	SHUNT_ST_ESTABLISHED,		/* established callbacks seen */
+	SHUNT_ST_SOCK_ADDED,		/* sockets put in the sockhash */
+	SHUNT_ST_SOCK_REMOVED,		/* TCP-decided sockets taken out again */
+	SHUNT_ST_CONN_REDIR,		/* connections whose first send redirected */
+	SHUNT_ST_TX_REDIR,		/* send directions on the redirect path */
+	SHUNT_ST_TX_TCP,		/* send directions left on TCP (any reason) */
+	SHUNT_ST_MSG_REDIR,		/* messages redirected */
+	SHUNT_ST_BYTES_REDIR,		/* bytes redirected */
+	/* why a connection (or one direction) stays on TCP */
+	SHUNT_ST_TCP_PAUSED,		/* shunt paused (draining for unload) */
+	SHUNT_ST_TCP_FAMILY,		/* not IPv4/IPv6 */
+	SHUNT_ST_TCP_NO_LOCAL,		/* local address not an endpoint of this netns */
+	SHUNT_ST_TCP_NO_PEER,		/* remote address not an endpoint of this network */
+	SHUNT_ST_TCP_PEER_REMOTE,	/* peer endpoint not in a local netns */
+	SHUNT_ST_TCP_SAME_NETNS,	/* both ends in one partition */
+	SHUNT_ST_TCP_MAP_FULL,		/* sockhash or conn table full */
+	SHUNT_ST_TCP_PEER_ABSENT,	/* peer socket not in the sockhash at first send */
+	SHUNT_ST_TCP_SENT_BYTES,	/* bytes already went out by TCP (e.g. TFO) */
+	SHUNT_ST_TCP_CONN_TCP,		/* the connection was already decided TCP */
+	SHUNT_ST_TCP_PEER_GONE,		/* peer closed: later sends go to TCP */
+	SHUNT_ST_MAX,
+};
+
+/* --- key builders, shared by BPF and user space (unit-tested) --- */
+
+/*
+ * Normalize an address given as the kernel holds it for @family (AF_INET: a
+ * single __be32 in a[0]; AF_INET6: four __be32).  IPv4-mapped IPv6
+ * (::ffff:a.b.c.d) becomes IPv4, so a dual-stack socket and a plain IPv4 one
+ * agree on keys.  Returns 0, or -1 for an unsupported family.
+ */
+static inline int shunt_addr_set(struct shunt_addr *out, int family_is_v6,
+				 const __u32 *a)
+{
+	out->pad[0] = out->pad[1] = out->pad[2] = 0;
+	if (!family_is_v6) {
+		out->family = SHUNT_AF_INET;
+		out->a[0] = a[0];
+		out->a[1] = out->a[2] = out->a[3] = 0;
+		return 0;
+	}
+	/* ::ffff:0:0/96; 0xffff0000 is htonl(0x0000ffff) on little endian */
+	if (a[0] == 0 && a[1] == 0 && a[2] == __shunt_htonl(0x0000ffff)) {
+		out->family = SHUNT_AF_INET;
+		out->a[0] = a[3];
+		out->a[1] = out->a[2] = out->a[3] = 0;
+		return 0;
+	}
+	out->family = SHUNT_AF_INET6;
+	out->a[0] = a[0];
+	out->a[1] = a[1];
+	out->a[2] = a[2];
+	out->a[3] = a[3];
+	return 0;
+}
+
+static inline void shunt_sock_key_build(struct shunt_sock_key *k,
+					__u64 netns, __u32 net_id,
+					const struct shunt_addr *laddr, __u16 lport,
+					const struct shunt_addr *raddr, __u16 rport)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns = netns;
+	k->net_id = net_id;
+	k->lport = lport;
+	k->rport = rport;
+	k->laddr = *laddr;
+	k->raddr = *raddr;
+}
+
+/* The key the peer socket is stored under: its netns, the roles swapped. */
+static inline void shunt_sock_key_peer(struct shunt_sock_key *peer,
+				       const struct shunt_sock_key *self,
+				       __u64 peer_netns)
+{
+	shunt_sock_key_build(peer, peer_netns, self->net_id,
+			     &self->raddr, self->rport, &self->laddr, self->lport);
+}
+
+static inline void shunt_ep_local_key_build(struct shunt_ep_local_key *k,
+					    __u64 netns, __u32 gen,
+					    const struct shunt_addr *addr)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns = netns;
+	k->gen = gen;
+	k->addr = *addr;
+}
+
+static inline void shunt_ep_peer_key_build(struct shunt_ep_peer_key *k,
+					   __u32 net_id, __u32 gen,
+					   const struct shunt_addr *addr)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->net_id = net_id;
+	k->gen = gen;
+	k->addr = *addr;
+}
+
+#endif /* SHUNT_SHUNT_H */

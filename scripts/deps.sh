@@ -1,0 +1,34 @@
+#!/bin/bash
+# Install what shunt needs to build, test and demo, from Debian's archive.
+# Idempotent: installs only the packages that are missing.
+set -euo pipefail
+
+PKGS=(
+	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
+	libcmocka-dev libjson-c-dev iproute2 procps
+	redis-server redis-tools
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages (${missing[*]}); run as root or install them" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# redis-server's package starts a system instance; shunt's tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active -q redis-server 2>/dev/null; then
+	systemctl stop redis-server || true
+fi

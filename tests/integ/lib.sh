@@ -1,0 +1,124 @@
+#!/bin/bash
+# Helpers for integration tests: each test makes its own namespaces, cgroups
+# and shunt instance (its own --pin-dir), and removes them on any exit.
+# Exit 77 = skipped (with a reason on stderr), as liburing's runtests.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OUT=${OUTPUT:-$ROOT/.output}
+SHUNT_BIN=$OUT/shunt
+TRAFFIC=$OUT/shunt-traffic
+T=${TEST_ID:-st$$}
+PIN=/sys/fs/bpf/shunt-$T
+NETNS_LIST=()
+CG_LIST=()
+PIDS=()
+TMPD=$(mktemp -d /tmp/shunt-$T.XXXX)
+
+skip() { echo "SKIP: $*" >&2; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+log() { echo "# $*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root"
+[ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF"
+
+CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[ -n "$CGROOT" ] || skip "no cgroup v2 mount"
+
+shunt() { "$SHUNT_BIN" --pin-dir "$PIN" "$@"; }
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for cg in "${CG_LIST[@]}"; do
+		if [ -d "$cg" ]; then
+			echo 1 > "$cg/cgroup.kill" 2>/dev/null
+			for i in $(seq 50); do
+				[ -s "$cg/cgroup.procs" ] || break
+				sleep 0.05
+			done
+			rmdir "$cg" 2>/dev/null
+		fi
+	done
+	for ns in "${NETNS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	"$SHUNT_BIN" --pin-dir "$PIN" unload >/dev/null 2>&1
+	rm -rf "$PIN" "$TMPD"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# mk_cgroup NAME: a fresh cgroup v2 directory; prints its path.
+mk_cgroup() {
+	local cg=$CGROOT/shunt-$T-$1
+	mkdir "$cg"
+	CG_LIST+=("$cg")
+	echo "$cg"
+}
+
+# mk_ns NAME: a fresh network namespace (named $T-NAME) with lo up; prints it.
+mk_ns() {
+	local ns=$T-$1
+	ip netns add "$ns"
+	NETNS_LIST+=("$ns")
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# link_ns NS_A ADDR_A NS_B ADDR_B [ADDR6_A ADDR6_B]: a veth pair, like two VMs'
+# virtual NICs on one host bridge.  Addresses are /24 (/64 for IPv6).
+link_ns() {
+	local a=$1 aa=$2 b=$3 ba=$4 a6=${5:-} b6=${6:-}
+	local ia=v${RANDOM}a ib=v${RANDOM}b
+	ip link add "$ia" netns "$a" type veth peer name "$ib" netns "$b"
+	ip -n "$a" addr add "$aa/24" dev "$ia"
+	ip -n "$b" addr add "$ba/24" dev "$ib"
+	if [ -n "$a6" ]; then
+		ip -n "$a" addr add "$a6/64" dev "$ia" nodad
+		ip -n "$b" addr add "$b6/64" dev "$ib" nodad
+	fi
+	ip -n "$a" link set "$ia" up
+	ip -n "$b" link set "$ib" up
+}
+
+# in_ns NS CGROUP CMD...: run CMD inside netns NS and cgroup CGROUP.
+in_ns() {
+	local ns=$1 cg=$2
+	shift 2
+	# Join the cgroup first: `ip netns exec` remounts /sys, hiding cgroupfs.
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" ip netns exec "$ns" "$@"
+}
+
+# bg NS CG LOGFILE CMD...: start in background; records the PID.
+bg() {
+	local ns=$1 cg=$2 logf=$3
+	shift 3
+	in_ns "$ns" "$cg" "$@" > "$logf" 2>&1 &
+	PIDS+=($!)
+	LAST_PID=$!
+}
+
+# wait_ready FILE: until a server printed "ready".
+wait_ready() {
+	for i in $(seq 100); do
+		grep -q '^ready' "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$1" >&2
+	fail "server did not become ready"
+}
+
+# counter NAME: a counter from `shunt status --json` (counters or tcp_reasons).
+counter() {
+	shunt status --json | jq -r --arg n "$1" \
+		'(.counters[$n] // .tcp_reasons[$n | ltrimstr("tcp_")]) // error("no counter " + $n)'
+}
+
+status_field() { shunt status --json | jq -r ".$1"; }
+
+# setup_shunt CG...: load this test's instance and attach to the cgroups.
+setup_shunt() {
+	shunt load >/dev/null
+	for cg in "$@"; do shunt attach "$cg"; done
+}

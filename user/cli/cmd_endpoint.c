@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "args.h"
+#include "cli.h"
+#include "log.h"
+
+/* Every edit is read-modify-replace of the whole table (one code path, and
+ * atomic for the BPF side: see shunt_ep_write). */
+static int edit_table(struct cli_env *env, const struct endpoint *add,
+		      const char *del, const char *file)
+{
+	struct ep_table t = {}, nt;
+	struct shunt_ctx c;
+	int err;
+
+	if (file && ep_table_load_file(&nt, file)) {
+		pr_warn("%s\n", ep_strerror());
+		return 1;
+	}
+	err = cli_open(env, &c);
+	if (err) {
+		if (file)
+			ep_table_free(&nt);
+		return err;
+	}
+	if (file) {
+		t = nt;
+	} else {
+		err = shunt_ep_read(&c, &t);
+		if (err)
+			goto out;
+		if (add && ep_table_add(&t, add))
+			err = shunt_set_error(EEXIST, "%s", ep_strerror());
+		else if (del && ep_table_del(&t, del))
+			err = shunt_set_error(ENOENT, "%s", ep_strerror());
+		if (err)
+			goto out;
+	}
+	err = shunt_ep_write(&c, &t);
+out:
+	ep_table_free(&t);
+	shunt_close(&c);
+	return err ? cli_fail(err) : 0;
+}
+
+int cmd_ep_add(struct cli_env *env, int argc, char **argv)
+{
+	struct endpoint ep;
+
+	if (args_ep_add(argc, argv, &ep)) {
+		pr_warn("%s\n", ep_strerror());
+		return 2;
+	}
+	return edit_table(env, &ep, NULL, NULL);
+}
+
+int cmd_ep_del(struct cli_env *env, int argc, char **argv)
+{
+	(void)argc;
+	return edit_table(env, NULL, argv[0], NULL);
+}
+
+int cmd_ep_load(struct cli_env *env, int argc, char **argv)
+{
+	(void)argc;
+	return edit_table(env, NULL, NULL, argv[0]);
+}
+
+int cmd_ep_list(struct cli_env *env, int argc, char **argv)
+{
+	char buf[INET6_ADDRSTRLEN], mac[32];
+	struct shunt_ctx c;
+	struct ep_table t;
+	int err;
+
+	(void)argc;
+	(void)argv;
+	err = cli_open(env, &c);
+	if (err)
+		return err;
+	err = shunt_ep_read(&c, &t);
+	shunt_close(&c);
+	if (err)
+		return cli_fail(err);
+	if (env->json) {
+		char *s = ep_table_to_json(&t);
+
+		printf("%s\n", s ?: "");
+		free(s);
+		ep_table_free(&t);
+		return 0;
+	}
+	printf("%-20s %-12s %-20s %-18s %s\n", "NAME", "NETWORK", "NETNS", "MAC",
+	       "ADDRESSES");
+	for (int i = 0; i < t.n; i++) {
+		const struct endpoint *ep = &t.eps[i];
+
+		if (ep->has_mac)
+			mac_format(ep->mac, mac, sizeof(mac));
+		printf("%-20s %-12s %-20s %-18s", ep->name, ep->network,
+		       ep->netns[0] ? ep->netns : "(own)", ep->has_mac ? mac : "-");
+		for (int a = 0; a < ep->naddrs; a++) {
+			addr_format(&ep->addrs[a], buf, sizeof(buf));
+			printf(" %s", buf);
+		}
+		printf("\n");
+	}
+	ep_table_free(&t);
+	return 0;
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <stdio.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "cli.h"
+
+static void print_json(const struct cli_env *env, const struct shunt_status *s)
+{
+	json_object *o = json_object_new_object(), *links = json_object_new_array();
+	json_object *st = json_object_new_object(), *tcp = json_object_new_object();
+
+	json_object_object_add(o, "pin_dir", json_object_new_string(env->pin_dir));
+	json_object_object_add(o, "loaded", json_object_new_boolean(1));
+	json_object_object_add(o, "paused", json_object_new_boolean(s->paused));
+	for (int i = 0; i < s->nlinks; i++) {
+		json_object *l = json_object_new_object();
+
+		json_object_object_add(l, "cgroup_id", json_object_new_uint64(s->links[i].cgroup_id));
+		json_object_object_add(l, "path", json_object_new_string(s->links[i].path));
+		json_object_array_add(links, l);
+	}
+	json_object_object_add(o, "attached", links);
+	json_object_object_add(o, "endpoints", json_object_new_int(s->endpoints));
+	json_object_object_add(o, "sockets", json_object_new_int(s->sockets));
+	json_object_object_add(o, "connections_redirected_now",
+			       json_object_new_int(s->conns_redir));
+	for (int i = 0; i < SHUNT_ST_MAX; i++) {
+		const char *n = shunt_stat_names[i];
+
+		if (!strncmp(n, "tcp_", 4))
+			json_object_object_add(tcp, n + 4, json_object_new_uint64(s->stats[i]));
+		else
+			json_object_object_add(st, n, json_object_new_uint64(s->stats[i]));
+	}
+	json_object_object_add(o, "counters", st);
+	json_object_object_add(o, "tcp_reasons", tcp);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+int cmd_status(struct cli_env *env, int argc, char **argv)
+{
+	struct shunt_status s;
+	struct shunt_ctx c;
+	int err;
+
+	(void)argc;
+	(void)argv;
+	err = cli_open(env, &c);
+	if (err)
+		return err;
+	err = shunt_status_read(&c, &s);
+	shunt_close(&c);
+	if (err)
+		return cli_fail(err);
+	if (env->json) {
+		print_json(env, &s);
+		return 0;
+	}
+	printf("loaded:      %s%s\n", env->pin_dir, s.paused ? " (paused: new connections stay on TCP)" : "");
+	printf("attached:    %d cgroup(s)\n", s.nlinks);
+	for (int i = 0; i < s.nlinks; i++)
+		printf("             %s (id %llu)\n", s.links[i].path[0] ? s.links[i].path : "(removed)",
+		       (unsigned long long)s.links[i].cgroup_id);
+	printf("endpoints:   %d\n", s.endpoints);
+	printf("connections: %d redirected now, %llu in total; %d sockets in the sockhash\n",
+	       s.conns_redir, (unsigned long long)s.stats[SHUNT_ST_CONN_REDIR], s.sockets);
+	printf("redirected:  %llu bytes in %llu messages\n",
+	       (unsigned long long)s.stats[SHUNT_ST_BYTES_REDIR],
+	       (unsigned long long)s.stats[SHUNT_ST_MSG_REDIR]);
+	printf("counters:\n");
+	for (int i = 0; i < SHUNT_ST_MAX; i++)
+		printf("  %-24s %llu\n", shunt_stat_names[i], (unsigned long long)s.stats[i]);
+	return 0;
+}
