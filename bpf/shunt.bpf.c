@@ -257,7 +257,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	}
 	if (conn->state & SHUNT_CONN_TCP) {
 		/* The peer already sent by TCP: stay out of the sockhash. */
-		stat_add(SHUNT_ST_TCP_CONN_TCP, 1);
+		stat_add(SHUNT_ST_TCP_LATE, 1);
 		return;
 	}
 	if (bpf_sock_hash_update(skops, &shunt_sockhash, &st->self, BPF_ANY)) {
@@ -274,12 +274,36 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 }
 
 /*
- * A segment arrived on a socket in the sockhash.  If its connection is on
- * TCP, take the socket out again: its receive path would otherwise run
- * through tcp_bpf_recvmsg for its whole life (see the half-close note in
- * README).  Leaving is safe only while the peer cannot have queued anything
- * in our psock (our RX bit clear, GONE set in the same CAS so it never will)
- * and our own sends are not redirected.  Runs with the socket locked, so it
+ * Take a socket out of the sockhash, if that is safe: the peer cannot have
+ * queued anything in our psock (our RX bit clear; GONE is set in the same
+ * CAS, so it never will) and our own sends are not redirected.  Also pins
+ * the connection to TCP.  Returns 0 if the socket left.
+ */
+static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn)
+{
+	if (st->tx == SHUNT_TX_REDIR ||
+	    conn_update(conn, gone_bit(st->active) | SHUNT_CONN_TCP, 0,
+			rx_bit(st->active)))
+		return -1;
+	if (bpf_map_delete_elem(&shunt_sockhash, &st->self) == 0)
+		stat_add(SHUNT_ST_SOCK_REMOVED, 1);
+	st->in_hash = 0;
+	if (st->tx == SHUNT_TX_UNDECIDED) {
+		/* Its sends no longer pass the verdict: decided here. */
+		stat_add(SHUNT_ST_TX_TCP, 1);
+		stat_add(SHUNT_ST_TCP_CONN_TCP, 1);
+	}
+	st->tx = SHUNT_TX_TCP;
+	return 0;
+}
+
+/*
+ * A segment arrived on a socket in the sockhash.  A connection whose both
+ * directions are redirected exchanges no segments until FIN, so a segment
+ * means the peer sends by TCP (or a keepalive, or the end).  Unless the peer
+ * already redirected into us, leave the sockhash now: the socket's receive
+ * path would otherwise run through tcp_bpf_recvmsg for its whole life, with
+ * its wake-up bug (README, Limitations).  Runs with the socket locked, so it
  * is serialized with our own sk_msg verdicts.
  */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
@@ -296,19 +320,10 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 		return;
 	}
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
-	if (!conn || !(conn->state & SHUNT_CONN_TCP))
-		return;
-	if (st->tx == SHUNT_TX_REDIR ||
-	    conn_update(conn, gone_bit(st->active), 0, rx_bit(st->active))) {
-		/* Stays in for life; stop asking. */
+	if (!conn || !leave(st, conn) || st->tx == SHUNT_TX_REDIR ||
+	    (conn->state & rx_bit(st->active)))
+		/* Left, or in for life: stop asking. */
 		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
-		return;
-	}
-	if (bpf_map_delete_elem(&shunt_sockhash, &st->self) == 0)
-		stat_add(SHUNT_ST_SOCK_REMOVED, 1);
-	st->in_hash = 0;
-	st->tx = SHUNT_TX_TCP;
-	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
 /* The socket is gone (closed or reset): drop the conn word.  The peer, if it
@@ -415,6 +430,9 @@ int shunt_msg(struct sk_msg_md *msg)
 	default:
 		why = decide(msg, st);
 		if (why != SHUNT_ST_MAX) {
+			/* sk_msg may not delete from a sockmap ("cannot update
+			 * sockmap in this context"): the socket leaves at the
+			 * ACK of this data, in on_segment. */
 			st->tx = SHUNT_TX_TCP;
 			stat_add(SHUNT_ST_TX_TCP, 1);
 			stat_add(why, 1);

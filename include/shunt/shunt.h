@@ -56,7 +56,6 @@ struct shunt_ep_local_key {
 	__u64 netns;
 	__u32 gen;
 	struct shunt_addr addr;
-	__u32 pad;
 };
 
 struct shunt_ep_local_val {
@@ -196,7 +195,8 @@ enum shunt_stat {
 	SHUNT_ST_TCP_MAP_FULL,		/* sockhash or conn table full */
 	SHUNT_ST_TCP_PEER_ABSENT,	/* peer socket not in the sockhash at first send */
 	SHUNT_ST_TCP_SENT_BYTES,	/* bytes already went out by TCP (e.g. TFO) */
-	SHUNT_ST_TCP_CONN_TCP,		/* the connection was already decided TCP */
+	SHUNT_ST_TCP_CONN_TCP,		/* first send: connection already pinned to TCP */
+	SHUNT_ST_TCP_LATE,		/* established after the connection was pinned to TCP */
 	SHUNT_ST_TCP_PEER_GONE,		/* peer closed: later sends go to TCP */
 	SHUNT_ST_MAX,
 };

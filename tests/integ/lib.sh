@@ -122,3 +122,35 @@ setup_shunt() {
 	shunt load >/dev/null
 	for cg in "$@"; do shunt attach "$cg"; done
 }
+
+# pair_setup: partitions A (10.10.0.1, fd10::1) and B (10.10.0.2, fd10::2),
+# two namespaces joined by veth, each in its own cgroup; this test's shunt
+# instance loaded, attached to both cgroups, endpoints ea/eb registered.
+pair_setup() {
+	NSA=$(mk_ns a)
+	NSB=$(mk_ns b)
+	link_ns "$NSA" 10.10.0.1 "$NSB" 10.10.0.2 fd10::1 fd10::2
+	CGA=$(mk_cgroup a)
+	CGB=$(mk_cgroup b)
+	setup_shunt "$CGA" "$CGB"
+	shunt endpoint add ea 10.10.0.1 fd10::1 --netns "$NSA"
+	shunt endpoint add eb 10.10.0.2 fd10::2 --netns "$NSB"
+}
+
+# server NS CG LOG ARGS...: start shunt-traffic server and wait until ready.
+server() {
+	local ns=$1 cg=$2 logf=$3
+	shift 3
+	bg "$ns" "$cg" "$logf" "$TRAFFIC" server "$@"
+	SERVER_PID=$LAST_PID
+	wait_ready "$logf"
+}
+
+# map_len MAP: entries in one of this instance's pinned maps.
+map_len() {
+	local n
+	n=$(bpftool map dump pinned "$PIN/maps/$1" -j 2>/dev/null | jq length) || n=
+	# bpftool cannot dump a sockhash's values; count keys instead.
+	[ -n "$n" ] || n=$(bpftool map dump pinned "$PIN/maps/$1" 2>/dev/null | grep -c '^key' || true)
+	echo "$n"
+}

@@ -19,11 +19,14 @@ const char *ep_strerror(void)
 
 int ep_fail(int err, const char *fmt, ...)
 {
+	char buf[sizeof(ep_err)];
 	va_list ap;
 
+	/* Through a copy: callers may pass ep_strerror() as an argument. */
 	va_start(ap, fmt);
-	vsnprintf(ep_err, sizeof(ep_err), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(ep_err, buf, sizeof(ep_err));
 	return -err;
 }
 
@@ -395,10 +398,7 @@ int ep_table_parse_json(struct ep_table *t, const char *text, const char *what)
 			goto out;
 		err = ep_table_add(t, &ep);
 		if (err) {
-			char msg[sizeof(ep_err)];
-
-			snprintf(msg, sizeof(msg), "%s", ep_err);
-			err = ep_fail(-err, "%s: %s", what, msg);
+			err = ep_fail(-err, "%s: %s", what, ep_err);
 			goto out;
 		}
 	}

@@ -47,6 +47,7 @@ const char *const shunt_stat_names[SHUNT_ST_MAX] = {
 	[SHUNT_ST_TCP_PEER_ABSENT]	= "tcp_peer_absent",
 	[SHUNT_ST_TCP_SENT_BYTES]	= "tcp_sent_bytes",
 	[SHUNT_ST_TCP_CONN_TCP]		= "tcp_conn_tcp",
+	[SHUNT_ST_TCP_LATE]		= "tcp_joined_late",
 	[SHUNT_ST_TCP_PEER_GONE]	= "tcp_peer_gone",
 };
 
@@ -59,11 +60,14 @@ const char *shunt_strerror(void)
 
 int shunt_set_error(int err, const char *fmt, ...)
 {
+	char buf[sizeof(errbuf)];
 	va_list ap;
 
+	/* Through a copy: callers may pass shunt_strerror() as an argument. */
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(errbuf, buf, sizeof(errbuf));
 	return err > 0 ? -err : err;
 }
 
@@ -621,6 +625,21 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 		if (err)
 			return shunt_set_error(err, "endpoint \"%s\": %s", t->eps[i].name, shunt_strerror());
 	}
+	/* BPF finds a socket's endpoint by (netns, address): that pair must be
+	 * unique across networks too, or the lookup would be ambiguous. */
+	for (int i = 0; i < t->n; i++)
+		for (int j = 0; j < i; j++)
+			for (int a = 0; a < t->eps[i].naddrs; a++)
+				for (int b = 0; b < t->eps[j].naddrs; b++) {
+					char buf[64];
+
+					if (t->eps[i].netns_cookie != t->eps[j].netns_cookie ||
+					    !addr_equal(&t->eps[i].addrs[a], &t->eps[j].addrs[b]))
+						continue;
+					addr_format(&t->eps[i].addrs[a], buf, sizeof(buf));
+					return shunt_set_error(EEXIST, "endpoint \"%s\": address %s in that netns already belongs to endpoint \"%s\" (network \"%s\")",
+							       t->eps[i].name, buf, t->eps[j].name, t->eps[j].network);
+				}
 	ep_table_assign_ids(t);
 
 	err = get_cfg(c, &cfg);
