@@ -30,13 +30,18 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 #include "shunt/shunt.h"
 
 #define AF_INET		2
 #define AF_INET6	10
+#define MSG_PEEK	2
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load (libbpf-tools style). */
+const volatile __u64 fc_bound = SHUNT_FC_BOUND_DEFAULT;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -401,33 +406,63 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st)
 	return SHUNT_ST_TCP_PEER_ABSENT;
 }
 
+/*
+ * Flow control.  The ingress redirect charges only global TCP memory, never
+ * the reader's receive buffer (net/ipv4/tcp_bpf.c, bpf_tcp_ingress), so a
+ * fast sender can queue until the host runs out of TCP memory, and then gets
+ * ENOMEM.  BPF cannot block a sender, but TCP can: once more than fc_bound
+ * bytes are queued and unread, the direction detours over plain TCP, whose
+ * window and send buffer then block (or EAGAIN) the sender as TCP always
+ * does.  Order holds because tcp_bpf_recvmsg serves the psock queue (older,
+ * redirected bytes) before sk_receive_queue.  The direction returns to the
+ * redirect only when the reader has read every byte sent on either path,
+ * i.e. nothing sent by TCP is unread or in flight, so a redirected byte can
+ * never overtake a TCP one.  Reads are counted by shunt_recv (below).
+ */
+static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *st,
+				       struct shunt_conn *conn)
+{
+	int me = !st->active;		/* index of this end in sent/read */
+	__u64 sent = conn->sent[me], read = conn->read[!me];
+
+	if (st->tx == SHUNT_TX_DETOUR) {
+		if (sent != read)
+			goto detour;
+		st->tx = SHUNT_TX_REDIR;
+		stat_add(SHUNT_ST_FC_RESUME, 1);
+	} else if (sent - read + msg->size > fc_bound && sent != read) {
+		st->tx = SHUNT_TX_DETOUR;
+		stat_add(SHUNT_ST_FC_DETOUR, 1);
+		goto detour;
+	}
+	if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
+				  BPF_F_INGRESS) != SK_PASS)
+		return -1;
+	__sync_fetch_and_add(&conn->sent[me], msg->size);
+	stat_add(SHUNT_ST_MSG_REDIR, 1);
+	stat_add(SHUNT_ST_BYTES_REDIR, msg->size);
+	return 0;
+detour:
+	__sync_fetch_and_add(&conn->sent[me], msg->size);
+	stat_add(SHUNT_ST_BYTES_DETOUR, msg->size);
+	return 0;
+}
+
 SEC("sk_msg")
 int shunt_msg(struct sk_msg_md *msg)
 {
 	struct bpf_sock *sk = msg->sk;
+	struct shunt_conn *conn;
 	struct shunt_sk *st;
 	__u32 why;
 
 	if (!sk)
 		return SK_PASS;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
-	if (!st)
+	if (!st || st->tx == SHUNT_TX_TCP)
 		return SK_PASS;
 
-	switch (st->tx) {
-	case SHUNT_TX_REDIR:
-		if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
-					  BPF_F_INGRESS) != SK_PASS) {
-			/* The peer closed: nothing reads this direction any
-			 * more, so TCP (and its RST/EPIPE) is the right end. */
-			st->tx = SHUNT_TX_TCP;
-			stat_add(SHUNT_ST_TCP_PEER_GONE, 1);
-			return SK_PASS;
-		}
-		break;
-	case SHUNT_TX_TCP:
-		return SK_PASS;
-	default:
+	if (st->tx == SHUNT_TX_UNDECIDED) {
 		why = decide(msg, st);
 		if (why != SHUNT_ST_MAX) {
 			/* sk_msg may not delete from a sockmap ("cannot update
@@ -438,11 +473,48 @@ int shunt_msg(struct sk_msg_md *msg)
 			stat_add(why, 1);
 			return SK_PASS;
 		}
+		/* decide() redirected this first message already. */
 		st->tx = SHUNT_TX_REDIR;
 		stat_add(SHUNT_ST_TX_REDIR, 1);
-		break;
+		conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+		if (conn)
+			__sync_fetch_and_add(&conn->sent[!st->active], msg->size);
+		stat_add(SHUNT_ST_MSG_REDIR, 1);
+		stat_add(SHUNT_ST_BYTES_REDIR, msg->size);
+		return SK_PASS;
 	}
-	stat_add(SHUNT_ST_MSG_REDIR, 1);
-	stat_add(SHUNT_ST_BYTES_REDIR, msg->size);
+
+	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+	if (conn && !fc_redirect(msg, st, conn))
+		return SK_PASS;
+	/*
+	 * The peer closed (its conn entry or its sockhash slot is gone):
+	 * nothing reads this direction any more, so TCP, and its RST/EPIPE, is
+	 * the right end.  A detour in progress ends the same way.
+	 */
+	st->tx = SHUNT_TX_TCP;
+	stat_add(SHUNT_ST_TCP_PEER_GONE, 1);
 	return SK_PASS;
+}
+
+/*
+ * Every recvmsg on the host ends here (tracepoint sock_recv_length, 6.3+);
+ * for shunt's sockets, count what the application read, on either path.
+ * MSG_PEEK reads nothing.
+ */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
+{
+	struct shunt_conn *conn;
+	struct shunt_sk *st;
+
+	if (ret <= 0 || (flags & MSG_PEEK))
+		return 0;
+	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
+	if (!st || !st->in_hash)
+		return 0;
+	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+	if (conn)
+		__sync_fetch_and_add(&conn->read[!st->active], ret);
+	return 0;
 }

@@ -119,7 +119,20 @@ struct shunt_sock_key {
 struct shunt_conn {
 	__u32 state;		/* SHUNT_CONN_* bits */
 	__u32 pad;
+	/*
+	 * Flow control, per end (0: active, 1: passive).  sent[i]: bytes end i
+	 * passed through its verdict since its direction was redirected (by
+	 * either path).  read[i]: bytes end i's application has read.  So
+	 * sent[i] - read[!i] is what end i has queued towards its peer and not
+	 * yet been read, on either path.
+	 */
+	__u64 sent[2];
+	__u64 read[2];
 };
+
+/* Queued-but-unread bytes above which a redirected direction detours over
+ * TCP (whose window then throttles the sender) until the reader caught up. */
+#define SHUNT_FC_BOUND_DEFAULT	(4u << 20)
 
 /*
  * Per-socket state (BPF_MAP_TYPE_SK_STORAGE).  The shunt_conns key of the
@@ -128,7 +141,8 @@ struct shunt_conn {
 enum shunt_tx {
 	SHUNT_TX_UNDECIDED = 0,
 	SHUNT_TX_REDIR = 1,
-	SHUNT_TX_TCP = 2,
+	SHUNT_TX_TCP = 2,	/* for life */
+	SHUNT_TX_DETOUR = 3,	/* redirected, but over TCP until the reader catches up */
 };
 
 struct shunt_sk {
@@ -185,6 +199,9 @@ enum shunt_stat {
 	SHUNT_ST_TX_TCP,		/* send directions left on TCP (any reason) */
 	SHUNT_ST_MSG_REDIR,		/* messages redirected */
 	SHUNT_ST_BYTES_REDIR,		/* bytes redirected */
+	SHUNT_ST_FC_DETOUR,		/* flow control: reader behind, detour over TCP */
+	SHUNT_ST_FC_RESUME,		/* flow control: reader caught up, redirect again */
+	SHUNT_ST_BYTES_DETOUR,		/* bytes sent over TCP while detouring */
 	/* why a connection (or one direction) stays on TCP */
 	SHUNT_ST_TCP_PAUSED,		/* shunt paused (draining for unload) */
 	SHUNT_ST_TCP_FAMILY,		/* not IPv4/IPv6 */

@@ -37,6 +37,9 @@ const char *const shunt_stat_names[SHUNT_ST_MAX] = {
 	[SHUNT_ST_TX_TCP]		= "directions_tcp",
 	[SHUNT_ST_MSG_REDIR]		= "messages_redirected",
 	[SHUNT_ST_BYTES_REDIR]		= "bytes_redirected",
+	[SHUNT_ST_FC_DETOUR]		= "fc_detours",
+	[SHUNT_ST_FC_RESUME]		= "fc_resumes",
+	[SHUNT_ST_BYTES_DETOUR]		= "bytes_detoured",
 	[SHUNT_ST_TCP_PAUSED]		= "tcp_paused",
 	[SHUNT_ST_TCP_FAMILY]		= "tcp_family",
 	[SHUNT_ST_TCP_NO_LOCAL]		= "tcp_no_local_endpoint",
@@ -145,6 +148,7 @@ int shunt_load(const char *pin_dir)
 	struct shunt_bpf *skel = NULL;
 	struct bpf_map *map;
 	struct bpf_program *prog;
+	struct bpf_link *link;
 	int err;
 
 	err = shunt_check_env();
@@ -194,6 +198,19 @@ int shunt_load(const char *pin_dir)
 			err = shunt_set_error(err, "pin %s: %s", path, strerror(-err));
 			goto fail;
 		}
+	}
+	/* The read counter of flow control: a global tracing link. */
+	link = bpf_program__attach(skel->progs.shunt_recv);
+	if (!link) {
+		err = shunt_set_error(errno, "cannot attach tp_btf/sock_recv_length (kernel >= 6.3 needed): %s", strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/links/shunt_recv", tmp);
+	err = bpf_link__pin(link, path);
+	bpf_link__destroy(link);	/* the pin keeps it attached */
+	if (err) {
+		err = shunt_set_error(err, "pin %s: %s", path, strerror(-err));
+		goto fail;
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
 		snprintf(path, sizeof(path), "%s/progs/%s", tmp, bpf_program__name(prog));
