@@ -10,10 +10,11 @@ SHUNT_BIN=$OUT/shunt
 TRAFFIC=$OUT/shunt-traffic
 T=${TEST_ID:-st$$}
 PIN=/sys/fs/bpf/shunt-$T
-NETNS_LIST=()
-CG_LIST=()
 PIDS=()
 TMPD=$(mktemp -d /tmp/shunt-$T.XXXX)
+# mk_ns and mk_cgroup run in $(...) subshells: record what they made in
+# files, which the EXIT trap reads (an array would be lost with the subshell).
+: > "$TMPD/netns" > "$TMPD/cgroups"
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -31,7 +32,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for cg in "${CG_LIST[@]}"; do
+	for cg in $(cat "$TMPD/cgroups"); do
 		if [ -d "$cg" ]; then
 			echo 1 > "$cg/cgroup.kill" 2>/dev/null
 			for i in $(seq 50); do
@@ -41,7 +42,7 @@ cleanup() {
 			rmdir "$cg" 2>/dev/null
 		fi
 	done
-	for ns in "${NETNS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in $(cat "$TMPD/netns"); do ip netns del "$ns" 2>/dev/null; done
 	"$SHUNT_BIN" --pin-dir "$PIN" unload >/dev/null 2>&1
 	rm -rf "$PIN" "$TMPD"
 	exit $rc
@@ -53,7 +54,7 @@ trap 'exit 130' INT TERM
 mk_cgroup() {
 	local cg=$CGROOT/shunt-$T-$1
 	mkdir "$cg"
-	CG_LIST+=("$cg")
+	echo "$cg" >> "$TMPD/cgroups"
 	echo "$cg"
 }
 
@@ -61,7 +62,7 @@ mk_cgroup() {
 mk_ns() {
 	local ns=$T-$1
 	ip netns add "$ns"
-	NETNS_LIST+=("$ns")
+	echo "$ns" >> "$TMPD/netns"
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }
