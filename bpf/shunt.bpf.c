@@ -37,6 +37,7 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define MSG_PEEK	2
+#define TCP_FLAG_FIN	0x01
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -278,57 +279,85 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 					 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
 }
 
-/*
- * Take a socket out of the sockhash, if that is safe: the peer cannot have
- * queued anything in our psock (our RX bit clear; GONE is set in the same
- * CAS, so it never will) and our own sends are not redirected.  Also pins
- * the connection to TCP.  Returns 0 if the socket left.
- */
-static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn)
+static __always_inline int me_idx(struct shunt_sk *st)
 {
-	if (st->tx == SHUNT_TX_REDIR ||
-	    conn_update(conn, gone_bit(st->active) | SHUNT_CONN_TCP, 0,
-			rx_bit(st->active)))
-		return -1;
+	return !st->active;	/* index of this end in conn->sent/read */
+}
+
+/*
+ * Take a socket out of the sockhash, if that is safe.  Leaving drops the
+ * psock and whatever is still queued in it, so the peer must have nothing
+ * queued for us and must never queue again:
+ *  - if our RX bit is clear, the peer never redirected to us: set GONE in the
+ *    same CAS that checks RX (decide() sets RX before its first redirect);
+ *  - else set GONE, then leave only if we have read every byte the peer sent.
+ *    The sender counts a message in sent[] *before* it checks GONE, and
+ *    redirects only if GONE was clear (fc_redirect); both sides use fully
+ *    ordered atomics, so either the sender sees GONE and takes TCP, or we
+ *    see its bytes in sent[] and stay until they were read (Dekker).
+ * Once GONE is set the peer's direction is TCP for life: its newer bytes
+ * arrive by TCP after the older redirected ones, which the receive path
+ * serves first.  Our own sends no longer pass a verdict: TCP for life too,
+ * which is order-safe for the same reason.  Returns 0 if the socket left.
+ */
+static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn,
+				 __u32 why)
+{
+	__u32 gone = gone_bit(st->active);
+
+	if (!st->in_hash)
+		return 0;
+	if (conn_update(conn, gone | SHUNT_CONN_TCP, 0, rx_bit(st->active))) {
+		conn_update(conn, gone, 0, 0);
+		if (conn->read[me_idx(st)] < conn->sent[!me_idx(st)])
+			return -1;	/* bytes queued for us: retry later */
+	}
 	if (bpf_map_delete_elem(&shunt_sockhash, &st->self) == 0)
 		stat_add(SHUNT_ST_SOCK_REMOVED, 1);
 	st->in_hash = 0;
 	if (st->tx == SHUNT_TX_UNDECIDED) {
 		/* Its sends no longer pass the verdict: decided here. */
 		stat_add(SHUNT_ST_TX_TCP, 1);
-		stat_add(SHUNT_ST_TCP_CONN_TCP, 1);
+		stat_add(why, 1);
 	}
 	st->tx = SHUNT_TX_TCP;
 	return 0;
 }
 
 /*
- * A segment arrived on a socket in the sockhash.  A connection whose both
- * directions are redirected exchanges no segments until FIN, so a segment
- * means the peer sends by TCP (or a keepalive, or the end).  Unless the peer
- * already redirected into us, leave the sockhash now: the socket's receive
- * path would otherwise run through tcp_bpf_recvmsg for its whole life, with
- * its wake-up bug (README, Limitations).  Runs with the socket locked, so it
- * is serialized with our own sk_msg verdicts.
+ * A segment arrived on a socket in the sockhash, or this end shut down its
+ * sending side (FIN_WAIT1, inside shutdown() before the application's next
+ * read).  A redirected connection exchanges no segments until FIN, except
+ * during a flow-control detour.  Leave the sockhash when:
+ *  - the connection is pinned to TCP (the socket's receive path would
+ *    otherwise run through tcp_bpf_recvmsg for its whole life);
+ *  - a FIN arrived or we sent ours: the half-closed connection finishes on
+ *    TCP, away from tcp_bpf_recvmsg's wake-up bug (README, Limitations);
+ *  - a leave is pending (GONE set, bytes were still queued for us).
+ * Runs with the socket locked, serialized with our own sk_msg verdicts.
  */
-static __always_inline void on_segment(struct bpf_sock_ops *skops)
+static __always_inline void on_segment(struct bpf_sock_ops *skops, bool closing)
 {
 	struct bpf_sock *sk = skops->sk;
 	struct shunt_conn *conn;
 	struct shunt_sk *st;
+	__u32 state;
 
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
-	if (!st || !st->in_hash) {
-		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
-		return;
-	}
+	if (!st || !st->in_hash)
+		goto done;
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
-	if (!conn || !leave(st, conn) || st->tx == SHUNT_TX_REDIR ||
-	    (conn->state & rx_bit(st->active)))
-		/* Left, or in for life: stop asking. */
-		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+	if (!conn)
+		return;
+	state = conn->state;
+	if (!closing && !(state & (SHUNT_CONN_TCP | gone_bit(st->active))))
+		return;
+	if (leave(st, conn, closing ? SHUNT_ST_TCP_PEER_GONE : SHUNT_ST_TCP_CONN_TCP))
+		return;
+done:
+	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
 /* The socket is gone (closed or reset): drop the conn word.  The peer, if it
@@ -356,11 +385,13 @@ int shunt_sockops(struct bpf_sock_ops *skops)
 		on_established(skops, 0);
 		break;
 	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
-		on_segment(skops);
+		on_segment(skops, skops->skb_tcp_flags & TCP_FLAG_FIN);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] == BPF_TCP_CLOSE)
 			on_close(skops);
+		else if (skops->args[1] == BPF_TCP_FIN_WAIT1)
+			on_segment(skops, true);
 		break;
 	}
 	return 1;
@@ -374,9 +405,11 @@ int shunt_sockops(struct bpf_sock_ops *skops)
  * snd_una covers bytes queued but not yet sent), (b) the connection is not
  * already decided TCP and the peer has not left, and (c) the peer socket is
  * in the sockhash now.  Our RX bit on the peer is raised before the redirect
- * (so the peer cannot leave under us) and dropped again if it failed.
+ * (so the peer cannot leave under us) and dropped again if it failed; the
+ * message is counted in sent[] before that (see leave()).
  */
-static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st)
+static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
+				  __u32 size)
 {
 	__u32 peer_rx = rx_bit(!st->active), peer_gone = gone_bit(!st->active);
 	struct shunt_conn *conn;
@@ -391,6 +424,7 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st)
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 	if (!conn)
 		return SHUNT_ST_TCP_PEER_GONE;
+	__sync_fetch_and_add(&conn->sent[me_idx(st)], size);
 	if (conn_update(conn, peer_rx, 0, SHUNT_CONN_TCP | peer_gone))
 		return SHUNT_ST_TCP_CONN_TCP;
 
@@ -420,9 +454,9 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st)
  * never overtake a TCP one.  Reads are counted by shunt_recv (below).
  */
 static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *st,
-				       struct shunt_conn *conn)
+				       struct shunt_conn *conn, __u32 size)
 {
-	int me = !st->active;		/* index of this end in sent/read */
+	int me = me_idx(st);
 	__u64 sent = conn->sent[me], read = conn->read[!me];
 
 	if (st->tx == SHUNT_TX_DETOUR) {
@@ -430,21 +464,24 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 			goto detour;
 		st->tx = SHUNT_TX_REDIR;
 		stat_add(SHUNT_ST_FC_RESUME, 1);
-	} else if (sent - read + msg->size > fc_bound && sent != read) {
+	} else if (sent - read + size > fc_bound && sent != read) {
 		st->tx = SHUNT_TX_DETOUR;
 		stat_add(SHUNT_ST_FC_DETOUR, 1);
 		goto detour;
 	}
+	/* Count, then check GONE, then redirect: pairs with leave(). */
+	__sync_fetch_and_add(&conn->sent[me], size);
+	if (*(volatile __u32 *)&conn->state & gone_bit(!st->active))
+		return -1;
 	if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
 				  BPF_F_INGRESS) != SK_PASS)
 		return -1;
-	__sync_fetch_and_add(&conn->sent[me], msg->size);
 	stat_add(SHUNT_ST_MSG_REDIR, 1);
-	stat_add(SHUNT_ST_BYTES_REDIR, msg->size);
+	stat_add(SHUNT_ST_BYTES_REDIR, size);
 	return 0;
 detour:
-	__sync_fetch_and_add(&conn->sent[me], msg->size);
-	stat_add(SHUNT_ST_BYTES_DETOUR, msg->size);
+	__sync_fetch_and_add(&conn->sent[me], size);
+	stat_add(SHUNT_ST_BYTES_DETOUR, size);
 	return 0;
 }
 
@@ -452,6 +489,9 @@ SEC("sk_msg")
 int shunt_msg(struct sk_msg_md *msg)
 {
 	struct bpf_sock *sk = msg->sk;
+	/* Read ctx fields once: clang may otherwise fold ctx offsets into
+	 * pointer arithmetic, which the verifier rejects. */
+	__u32 size = msg->size;
 	struct shunt_conn *conn;
 	struct shunt_sk *st;
 	__u32 why;
@@ -463,7 +503,7 @@ int shunt_msg(struct sk_msg_md *msg)
 		return SK_PASS;
 
 	if (st->tx == SHUNT_TX_UNDECIDED) {
-		why = decide(msg, st);
+		why = decide(msg, st, size);
 		if (why != SHUNT_ST_MAX) {
 			/* sk_msg may not delete from a sockmap ("cannot update
 			 * sockmap in this context"): the socket leaves at the
@@ -476,16 +516,13 @@ int shunt_msg(struct sk_msg_md *msg)
 		/* decide() redirected this first message already. */
 		st->tx = SHUNT_TX_REDIR;
 		stat_add(SHUNT_ST_TX_REDIR, 1);
-		conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
-		if (conn)
-			__sync_fetch_and_add(&conn->sent[!st->active], msg->size);
 		stat_add(SHUNT_ST_MSG_REDIR, 1);
-		stat_add(SHUNT_ST_BYTES_REDIR, msg->size);
+		stat_add(SHUNT_ST_BYTES_REDIR, size);
 		return SK_PASS;
 	}
 
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
-	if (conn && !fc_redirect(msg, st, conn))
+	if (conn && !fc_redirect(msg, st, conn, size))
 		return SK_PASS;
 	/*
 	 * The peer closed (its conn entry or its sockhash slot is gone):
@@ -511,10 +548,10 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
-	if (!st || !st->in_hash)
+	if (!st)
 		return 0;
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 	if (conn)
-		__sync_fetch_and_add(&conn->read[!st->active], ret);
+		__sync_fetch_and_add(&conn->read[me_idx(st)], ret);
 	return 0;
 }

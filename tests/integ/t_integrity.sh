@@ -15,13 +15,14 @@ wait "$SERVER_PID" || { cat "$TMPD/srv.log" >&2; fail "server: stream corrupted"
 # Every byte was compared with the generator at the receiver; both ends
 # also print an FNV-1a of what they received.
 grep -q 'fnv 0x' "$TMPD/cli.log" && grep -q 'fnv 0x' "$TMPD/srv.log" || fail "no checksum reported"
-# All 2 GiB passed shunt's verdict: redirected, or detoured over TCP by flow
-# control while the (verifying, so slower) reader was behind.
+# The bytes were redirected, or detoured over TCP by flow control while the
+# (verifying, so slower) reader was behind, or, once one end had finished
+# and shut down, sent by TCP (the half-closed connection ends on TCP).
 redir=$(( $(counter bytes_redirected) - before ))
 detour=$(( $(counter bytes_detoured) - before_d ))
 shunt status --json | jq -c .counters >&2
-[ $((redir + detour)) -eq $((2 * 1024 * 1024 * 1024)) ] || fail "redirected $redir + detoured $detour != 2 GiB"
-[ "$redir" -ge $((256 * 1024 * 1024)) ] || fail "only $redir bytes redirected"
+[ $((redir + detour)) -le $((2 * 1024 * 1024 * 1024)) ] || fail "redirected $redir + detoured $detour > 2 GiB"
+[ "$redir" -ge $((512 * 1024 * 1024)) ] || fail "only $redir bytes redirected"
 log "2 GiB verified: $redir bytes redirected, $detour detoured over TCP by flow control"
 
 # peer_end NAME SERVER_ARGS CLIENT_ARGS KILL: the survivor must end TCP-like.
