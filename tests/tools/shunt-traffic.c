@@ -75,7 +75,7 @@ static struct {
 	enum mode mode;
 	struct sockaddr_storage addr, bind;
 	socklen_t addrlen, bindlen;
-	uint64_t n, c, bytes, records, wsize, timeout, seed;
+	uint64_t n, c, bytes, records, wsize, timeout, seed, delay;
 } opt = {
 	.n = 1, .c = 1, .bytes = 1 << 20, .records = 100, .wsize = 64 << 10,
 	.timeout = 60,
@@ -421,6 +421,8 @@ static int duplex(struct conn *c)
 	pthread_t t;
 	int err;
 
+	if (!opt.server && opt.delay)	/* -D: let the peer speak first */
+		usleep(opt.delay * 1000);
 	if (inline_tx)
 		tx_thread(c);
 	else if ((err = spawn(tx_thread, c, &t)))
@@ -679,6 +681,7 @@ static void usage(void)
 "  -S SEED   pattern seed, the same on both sides, default 0\n"
 "  -N        set TCP_NODELAY\n"
 "  -E        event-driven: nonblocking sockets, poll() on EAGAIN\n"
+"  -D MS     client: wait MS milliseconds after connect before writing\n"
 "  -q        quiet: no per-connection lines\n"
 "  -1        stream: client to server only\n"
 "  -e        halfclose: server sends half its reply before reading\n"
@@ -753,7 +756,7 @@ static int parse_args(int argc, char **argv)
 	static uint64_t *const nums[128] = {
 		['n'] = &opt.n, ['c'] = &opt.c, ['b'] = &opt.bytes,
 		['r'] = &opt.records, ['w'] = &opt.wsize, ['t'] = &opt.timeout,
-		['S'] = &opt.seed,
+		['S'] = &opt.seed, ['D'] = &opt.delay,
 	};
 	const char *arg[128] = { NULL }, *baddr;
 	int ch, m;
@@ -762,7 +765,7 @@ static int parse_args(int argc, char **argv)
 		return -EINVAL;
 	opt.server = argv[1][0] == 's';
 	opterr = 0;
-	while ((ch = getopt(argc - 1, argv + 1, "a:p:m:n:c:b:r:w:B:P:t:S:q1eksRNE")) != -1) {
+	while ((ch = getopt(argc - 1, argv + 1, "a:p:m:n:c:b:r:w:B:P:t:S:D:q1eksRNE")) != -1) {
 		if (ch == '?' || (nums[ch] && parse_num(optarg, nums[ch])))
 			return -EINVAL;
 		if (flags[ch])
