@@ -18,7 +18,7 @@ CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 cleanup() {
 	set +e
 	[ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-	$SHUNT unload >/dev/null 2>&1
+	$SHUNT unload --force >/dev/null 2>&1
 	for p in srv cli; do
 		echo 1 > "$CGROOT/$ID-$p/cgroup.kill" 2>/dev/null
 		sleep 0.1

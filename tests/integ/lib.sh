@@ -43,7 +43,7 @@ cleanup() {
 		fi
 	done
 	for ns in $(cat "$TMPD/netns"); do ip netns del "$ns" 2>/dev/null; done
-	"$SHUNT_BIN" --pin-dir "$PIN" unload >/dev/null 2>&1
+	"$SHUNT_BIN" --pin-dir "$PIN" unload --force >/dev/null 2>&1
 	rm -rf "$PIN" "$TMPD"
 	exit $rc
 }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "log.h"
@@ -13,7 +16,18 @@ int cmd_load(struct cli_env *env, int argc, char **argv)
 	(void)argv;
 	err = shunt_load(env->pin_dir);
 	if (err == -EEXIST) {
-		pr_info("already loaded at %s\n", env->pin_dir);
+		struct shunt_ctx c;
+		bool paused = false;
+
+		/* Idempotent; also resumes an instance a refused unload paused. */
+		err = cli_open(env, &c);
+		if (err)
+			return err;
+		err = shunt_resume(&c, &paused);
+		shunt_close(&c);
+		if (err)
+			return cli_fail(err);
+		pr_info("already loaded at %s%s\n", env->pin_dir, paused ? "; resumed" : "");
 		return 0;
 	}
 	if (err)
@@ -24,10 +38,33 @@ int cmd_load(struct cli_env *env, int argc, char **argv)
 
 int cmd_unload(struct cli_env *env, int argc, char **argv)
 {
-	int err;
+	struct shunt_ctx c;
+	bool force = false;
+	int wait_s = 0, err;
 
-	(void)argc;
-	(void)argv;
+	for (int i = 0; i < argc; i++) {
+		char *end;
+
+		if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
+			wait_s = strtol(argv[++i], &end, 10);
+			if (*end || wait_s < 0 || wait_s > 3600) {
+				pr_warn("unload: --wait takes seconds (0-3600)\n");
+				return 2;
+			}
+		} else {
+			pr_warn("usage: shunt unload [--wait SECS] [--force]\n");
+			return 2;
+		}
+	}
+	/* An incomplete instance (a crashed load) cannot be drained: remove it. */
+	if (!force && !shunt_open(&c, env->pin_dir)) {
+		err = shunt_drain(&c, wait_s);
+		shunt_close(&c);
+		if (err)
+			return cli_fail(err);
+	}
 	err = shunt_unload(env->pin_dir);
 	if (err == -ENOENT) {
 		pr_info("not loaded at %s\n", env->pin_dir);

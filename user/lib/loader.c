@@ -18,6 +18,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "loader.h"
@@ -117,6 +118,19 @@ static int ensure_bpffs(const char *pin_dir)
 
 /* --- load / unload -------------------------------------------------- */
 
+/* Feature probe: does the running kernel's BTF know this type? */
+static bool kernel_has_btf_type(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!btf)
+		return false;
+	found = btf__find_by_name(btf, name) > 0;
+	btf__free(btf);
+	return found;
+}
+
 static void rm_tree(const char *dir)
 {
 	char path[PATH_MAX];
@@ -138,6 +152,25 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* Attaches @prog by its section (tp_btf/...) and pins the link at dir/name. */
+static int attach_pin(struct bpf_program *prog, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach(prog);
+	if (!link)
+		return shunt_set_error(errno, "cannot attach %s: %s",
+				       bpf_program__section_name(prog), strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	err = bpf_link__pin(link, path);
+	bpf_link__destroy(link);	/* the pin keeps it attached */
+	if (err)
+		return shunt_set_error(err, "pin %s: %s", path, strerror(-err));
+	return 0;
+}
+
 /*
  * Loads into PIN_DIR_loading_PID and renames that to PIN_DIR as the last step,
  * so an interrupted or failed load never leaves a half-populated instance.
@@ -148,7 +181,7 @@ int shunt_load(const char *pin_dir)
 	struct shunt_bpf *skel = NULL;
 	struct bpf_map *map;
 	struct bpf_program *prog;
-	struct bpf_link *link;
+	bool fc;
 	int err;
 
 	err = shunt_check_env();
@@ -168,6 +201,13 @@ int shunt_load(const char *pin_dir)
 	if (!skel) {
 		err = shunt_set_error(errno, "cannot open BPF object: %s", strerror(errno));
 		goto fail;
+	}
+	fc = kernel_has_btf_type("btf_trace_sock_recv_length");
+	if (!fc) {
+		/* Without the read counter a direction that gets fc_bound ahead
+		 * of its reader detours over TCP for good: safe, slower. */
+		pr_warn("kernel lacks tracepoint sock_recv_length (6.3+): flow control cannot resume redirects\n");
+		bpf_program__set_autoload(skel->progs.shunt_recv, false);
 	}
 	err = shunt_bpf__load(skel);
 	if (err) {
@@ -200,19 +240,14 @@ int shunt_load(const char *pin_dir)
 		}
 	}
 	/* The read counter of flow control: a global tracing link. */
-	link = bpf_program__attach(skel->progs.shunt_recv);
-	if (!link) {
-		err = shunt_set_error(errno, "cannot attach tp_btf/sock_recv_length (kernel >= 6.3 needed): %s", strerror(errno));
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/links/shunt_recv", tmp);
-	err = bpf_link__pin(link, path);
-	bpf_link__destroy(link);	/* the pin keeps it attached */
-	if (err) {
-		err = shunt_set_error(err, "pin %s: %s", path, strerror(-err));
-		goto fail;
+	if (fc) {
+		err = attach_pin(skel->progs.shunt_recv, tmp, "links/shunt_recv");
+		if (err)
+			goto fail;
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
 		snprintf(path, sizeof(path), "%s/progs/%s", tmp, bpf_program__name(prog));
 		err = bpf_program__pin(prog, path);
 		if (err) {
@@ -327,6 +362,62 @@ int shunt_unload(const char *pin_dir)
 	if (rmdir(pin_dir) && errno != ENOENT)
 		return shunt_set_error(errno, "rmdir %s: %s", pin_dir, strerror(errno));
 	return 0;
+}
+
+static int count_keys(int fd, size_t key_size)
+{
+	char key[256], next[256];
+	void *prev = NULL;
+	int n = 0;
+
+	while (key_size <= sizeof(key) && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+/* Clears the pause a refused unload left: new connections redirect again. */
+int shunt_resume(struct shunt_ctx *c, bool *was_paused)
+{
+	struct shunt_cfg cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(c->cfg_fd, &zero, &cfg))
+		return shunt_set_error(errno, "read shunt_cfg: %s", strerror(errno));
+	*was_paused = cfg.flags & SHUNT_CFG_PAUSED;
+	cfg.flags &= ~SHUNT_CFG_PAUSED;
+	if (*was_paused && bpf_map_update_elem(c->cfg_fd, &zero, &cfg, BPF_ANY))
+		return shunt_set_error(errno, "update shunt_cfg: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * Unloading frees the sockhash, and with it every psock and the bytes still
+ * queued in them.  So first pause (new connections stay on TCP), then wait
+ * up to @wait_s seconds for the redirected sockets to close.
+ */
+int shunt_drain(struct shunt_ctx *c, int wait_s)
+{
+	struct shunt_cfg cfg;
+	__u32 zero = 0;
+	int n;
+
+	if (bpf_map_lookup_elem(c->cfg_fd, &zero, &cfg))
+		return shunt_set_error(errno, "read shunt_cfg: %s", strerror(errno));
+	cfg.flags |= SHUNT_CFG_PAUSED;
+	if (bpf_map_update_elem(c->cfg_fd, &zero, &cfg, BPF_ANY))
+		return shunt_set_error(errno, "update shunt_cfg: %s", strerror(errno));
+	for (int i = 0;; i++) {
+		n = count_keys(c->sockhash_fd, sizeof(struct shunt_sock_key));
+		if (!n)
+			return 0;
+		if (i >= wait_s * 10)
+			break;
+		usleep(100 * 1000);
+	}
+	return shunt_set_error(EBUSY, "%d sockets still use the redirect path and unloading would drop their queued data; new connections now stay on TCP: retry when they have closed, wait with --wait SECS, or --force", n);
 }
 
 /* --- cgroups -------------------------------------------------------- */

@@ -53,6 +53,9 @@ int shunt_set_error(int err, const char *fmt, ...)
 int shunt_check_env(void);
 int shunt_load(const char *pin_dir);
 int shunt_unload(const char *pin_dir);
+/* Pauses new redirects, waits for redirected sockets to close: 0 or -EBUSY. */
+int shunt_drain(struct shunt_ctx *c, int wait_s);
+int shunt_resume(struct shunt_ctx *c, bool *was_paused);
 /* Opens the pinned instance and takes the instance lock. */
 int shunt_open(struct shunt_ctx *c, const char *pin_dir);
 void shunt_close(struct shunt_ctx *c);
