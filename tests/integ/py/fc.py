@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Flow-control probe for t_flowcontrol: a writer and a reader that stalls.
+
+  fc.py server ADDR PORT TOTAL STALL_S [SLOW]   accept one connection, do not
+      read for STALL_S seconds, then read TOTAL bytes (SLOW: 1 KiB per ms),
+      verify every byte, print "ok <sha256>".
+  fc.py client ADDR PORT TOTAL STALL_S block|nonblock
+      write TOTAL bytes of the pattern; print how much had been accepted by
+      the kernel when the reader started ("queued N"), then "ok <sha256>".
+"""
+import hashlib, select, socket, sys, threading, time
+
+PAT = bytes((i * 151 + 7) & 0xff for i in range(251)) * 600   # 150600 bytes
+
+
+def chunk(off, n):
+    s = off % 251
+    return PAT[s:s + n]
+
+
+def server(addr, port, total, stall, slow):
+    ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(1)
+    print("ready", flush=True)
+    c, _ = ls.accept()
+    time.sleep(stall)
+    print("reading", flush=True)
+    h, off = hashlib.sha256(), 0
+    while off < total:
+        d = c.recv(1024 if slow else 65536)
+        if not d:
+            sys.exit("server: EOF after %d of %d bytes" % (off, total))
+        if d != chunk(off, len(d)):
+            sys.exit("server: wrong data at offset %d" % off)
+        h.update(d)
+        off += len(d)
+        if slow:
+            time.sleep(0.001)
+    if c.recv(1):
+        sys.exit("server: data after %d bytes" % total)
+    print("ok", h.hexdigest(), flush=True)
+
+
+def client(addr, port, total, stall, mode):
+    c = socket.create_connection((addr, port))
+    c.setblocking(mode == "block")
+    h, state = hashlib.sha256(), {"off": 0}
+    # What the kernel had accepted while nobody read (a blocking send() in
+    # progress is not counted yet: less than one 64 KiB write).
+    t = threading.Timer(stall * 0.9, lambda: print("queued", state["off"], flush=True))
+    t.start()
+    while state["off"] < total:
+        off = state["off"]
+        n = min(65536, total - off)
+        try:
+            sent = c.send(chunk(off, n))
+        except BlockingIOError:
+            select.select([], [c], [], 30)      # must wake when the reader drains
+            continue
+        h.update(chunk(off, sent))
+        state["off"] = off + sent
+    t.join()
+    c.shutdown(socket.SHUT_WR)
+    c.setblocking(True)
+    if c.recv(1):
+        sys.exit("client: unexpected data")
+    print("ok", h.hexdigest(), flush=True)
+
+
+if __name__ == "__main__":
+    role, addr, port, total, stall = sys.argv[1:6]
+    args = (addr, int(port), int(total), float(stall))
+    if role == "server":
+        server(*args, len(sys.argv) > 6 and sys.argv[6] == "slow")
+    else:
+        client(*args, sys.argv[6])
