@@ -31,16 +31,24 @@ CLI_OBJS := $(patsubst user/cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
 HDRS     := $(wildcard include/shunt/*.h user/lib/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+# The pure parts of user space, also built with sanitizers and fuzzed.
+PURE_SRCS := user/lib/endpoint.c user/lib/args.c
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	     -fno-sanitize-recover=all -Wall -Wextra -Werror -Iinclude -Iuser/lib
+ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
 
-.PHONY: all clean test unit integ demo deps
+.PHONY: all clean test demo deps fuzz
 .DELETE_ON_ERROR:
 
-all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(UNIT_BINS)
+all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(UNIT_BINS) \
+     $(ASAN_BINS) $(FUZZ_BINS)
 
 deps:
 	$(Q)bash scripts/deps.sh
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/cli $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/cli $(OUTPUT)/tests $(OUTPUT)/asan $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -79,6 +87,21 @@ $(OUTPUT)/shunt-traffic: tests/tools/shunt-traffic.c | $(OUTPUT)
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libshunt.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libshunt.a $(LDLIBS) -lcmocka -o $@
+
+# Unit tests again under ASan and UBSan (clang), run by tests/run.sh.
+$(OUTPUT)/asan/%: tests/unit/%.c $(PURE_SRCS) $(HDRS) | $(OUTPUT)/asan
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CLANG) $(SAN_FLAGS) $< $(PURE_SRCS) -ljson-c -lcmocka -o $@
+
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(HDRS) | $(OUTPUT)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(SAN_FLAGS) -fsanitize=fuzzer $< $(PURE_SRCS) -ljson-c -o $@
+
+# make fuzz: each target for FUZZ_SECONDS from the seed corpus (new inputs
+# go to .output/fuzz/corpus-*, the seeds in tests/fuzz/corpus stay as they are).
+fuzz: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(OUTPUT)/fuzz/corpus-$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(OUTPUT)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

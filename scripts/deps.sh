@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
+	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
 	libcmocka-dev libjson-c-dev iproute2 procps jq python3 util-linux
 	redis-server redis-tools
 )

@@ -7,6 +7,7 @@
 # The last line is exactly `N passed, N failed, N skipped` (CI reads it).
 #   ONLY=regex   run only tests whose name matches
 #   TIMEOUT=s    per-test timeout (default 600)
+#   FUZZ_SECONDS=s  time per fuzz target (default 15)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,6 +55,22 @@ echo "== unit tests"
 for t in "$OUT"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_one "unit/$(basename "$t")" "" "$t"
+done
+
+echo "== unit tests under ASan and UBSan"
+for t in "$OUT"/asan/test_*; do
+	[ -x "$t" ] || continue
+	run_one "asan/$(basename "$t")" "" "$t"
+done
+
+echo "== fuzzing, bounded (make fuzz runs longer)"
+for f in "$OUT"/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	n=$(basename "$f")
+	corpus=$(mktemp -d /tmp/shunt-fuzz.XXXXXX)
+	run_one "fuzz/$n" "" "$f" -max_total_time="${FUZZ_SECONDS:-15}" -artifact_prefix="$corpus/" \
+		"$corpus" "$ROOT/tests/fuzz/corpus/$n"
+	rm -rf "$corpus"
 done
 
 echo "== integration tests"

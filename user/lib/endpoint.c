@@ -26,6 +26,10 @@ int ep_fail(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Errors quote user input: keep them one printable line. */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	memcpy(ep_err, buf, sizeof(ep_err));
 	return -err;
 }

@@ -71,6 +71,10 @@ int shunt_set_error(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Errors quote user input (paths): keep them one printable line. */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	memcpy(errbuf, buf, sizeof(errbuf));
 	return err > 0 ? -err : err;
 }
