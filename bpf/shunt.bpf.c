@@ -445,22 +445,30 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
  * the reader's receive buffer (net/ipv4/tcp_bpf.c, bpf_tcp_ingress), so a
  * fast sender can queue until the host runs out of TCP memory, and then gets
  * ENOMEM.  BPF cannot block a sender, but TCP can: once more than fc_bound
- * bytes are queued and unread, the direction detours over plain TCP, whose
- * window and send buffer then block (or EAGAIN) the sender as TCP always
- * does.  Order holds because tcp_bpf_recvmsg serves the psock queue (older,
- * redirected bytes) before sk_receive_queue.  The direction returns to the
- * redirect only when the reader has read every byte sent on either path,
- * i.e. nothing sent by TCP is unread or in flight, so a redirected byte can
- * never overtake a TCP one.  Reads are counted by shunt_recv (below).
+ * bytes are queued and unread (sent[] - read[], an estimate), the direction
+ * detours over plain TCP, whose window and send buffer then block (or
+ * EAGAIN) the sender as TCP always does.  Order holds because
+ * tcp_bpf_recvmsg serves the psock queue (older, redirected bytes) before
+ * sk_receive_queue.
+ *
+ * The way back must be exact: a redirected byte may not overtake a TCP byte
+ * that is unread or in flight.  Byte counters cannot promise that, because
+ * tcp_bpf_send_verdict() skips the program after a failed push (psock->eval
+ * stays set, e.g. on EAGAIN), so some TCP bytes are never seen here.  TCP's
+ * own sequence numbers see them all: resume only when the reader's
+ * copied_seq, recorded by shunt_recv after each read, equals our write_seq,
+ * i.e. the application has read every byte we ever queued to TCP.
  */
 static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *st,
 				       struct shunt_conn *conn, __u32 size)
 {
 	int me = me_idx(st);
 	__u64 sent = conn->sent[me], read = conn->read[!me];
+	struct tcp_sock *tp;
 
 	if (st->tx == SHUNT_TX_DETOUR) {
-		if (sent != read)
+		tp = bpf_skc_to_tcp_sock(msg->sk);
+		if (!tp || tp->write_seq != conn->rx_seq[!me])
 			goto detour;
 		st->tx = SHUNT_TX_REDIR;
 		stat_add(SHUNT_ST_FC_RESUME, 1);
@@ -551,7 +559,10 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 	if (!st)
 		return 0;
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
-	if (conn)
-		__sync_fetch_and_add(&conn->read[me_idx(st)], ret);
+	if (!conn)
+		return 0;
+	__sync_fetch_and_add(&conn->read[me_idx(st)], ret);
+	/* sk is a trusted BTF pointer here; read its tcp_sock with CO-RE. */
+	conn->rx_seq[me_idx(st)] = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
 	return 0;
 }

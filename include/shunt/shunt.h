@@ -128,6 +128,12 @@ struct shunt_conn {
 	 */
 	__u64 sent[2];
 	__u64 read[2];
+	/*
+	 * rx_seq[i]: end i's tcp copied_seq after its last read: the TCP bytes
+	 * its application has consumed.  A detoured direction resumes only
+	 * when this equals the sender's write_seq (see fc_redirect).
+	 */
+	__u32 rx_seq[2];
 };
 
 /* Queued-but-unread bytes above which a redirected direction detours over

@@ -11,13 +11,13 @@ ip -n "$NSB" addr add 10.10.0.3/24 dev "$(ip -n "$NSB" -o link show type veth | 
 TOTAL=$((64 * 1024 * 1024))
 LIMIT=$((24 * 1024 * 1024))	# 4 MiB bound + a detour's TCP buffers (sndbuf + rcvbuf)
 
-# run ADDR PORT MODE STALL [slow] -> prints the queued bytes
+# run ADDR PORT MODE STALL [slow|bursts] -> prints the queued bytes
 run() {
-	local addr=$1 port=$2 mode=$3 stall=$4 slow=${5:-}
-	bg "$NSB" "$CGB" "$TMPD/s$port.log" python3 "$FC" server "$addr" "$port" "$TOTAL" "$stall" $slow
+	local addr=$1 port=$2 mode=$3 stall=$4 pace=${5:-}
+	bg "$NSB" "$CGB" "$TMPD/s$port.log" python3 "$FC" server "$addr" "$port" "$TOTAL" "$stall" $pace
 	local spid=$LAST_PID
 	wait_ready "$TMPD/s$port.log"
-	in_ns "$NSA" "$CGA" python3 "$FC" client "$addr" "$port" "$TOTAL" "$stall" "$mode" > "$TMPD/c$port.log" 2>&1 \
+	in_ns "$NSA" "$CGA" python3 "$FC" client "$addr" "$port" "$TOTAL" "$stall" "$mode" $pace > "$TMPD/c$port.log" 2>&1 \
 		|| { cat "$TMPD/c$port.log" "$TMPD/s$port.log" >&2; fail "$addr $mode: writer failed"; }
 	wait "$spid" || { cat "$TMPD/s$port.log" >&2; fail "$addr $mode: reader saw bad data"; }
 	local a b
@@ -38,6 +38,19 @@ log "nonblocking writer, reader stalled 2 s: queued $q bytes over shunt, $tcp_q 
 q=$(run 10.10.0.2 8003 block 2)
 log "blocking writer, reader stalled 2 s: queued $q bytes"
 [ "$q" -le "$LIMIT" ] || fail "blocking writer queued $q bytes (limit $LIMIT)"
+
+# Bursts of 8 MiB, each acknowledged by the reader once read: each burst
+# overflows the bound and detours, and the next one resumes the redirect
+# (only once the reader has read every TCP byte).  A resume that let
+# redirected bytes overtake unread TCP ones would show as wrong data.
+TOTAL=$((64 * 1024 * 1024))
+r0=$(counter fc_resumes)
+d0=$(counter fc_detours)
+run 10.10.0.2 8005 nonblock 0.2 bursts > /dev/null
+r=$(( $(counter fc_resumes) - r0 ))
+d=$(( $(counter fc_detours) - d0 ))
+log "8 MiB bursts: 64 MiB in order, $d detours, $r resumes"
+[ "$r" -ge 4 ] && [ "$d" -ge 4 ] || fail "bursts did not exercise detour ($d) and resume ($r)"
 
 TOTAL=$((2 * 1024 * 1024))
 run 10.10.0.2 8004 nonblock 0 slow > /dev/null

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Flow-control probe for t_flowcontrol: a writer and a reader that stalls.
 
-  fc.py server ADDR PORT TOTAL STALL_S [SLOW]   accept one connection, do not
-      read for STALL_S seconds, then read TOTAL bytes (SLOW: 1 KiB per ms),
-      verify every byte, print "ok <sha256>".
-  fc.py client ADDR PORT TOTAL STALL_S block|nonblock
+  fc.py server ADDR PORT TOTAL STALL_S [slow|bursty]   accept one connection,
+      do not read for STALL_S seconds, then read TOTAL bytes (slow: 1 KiB per
+      ms; bursts: after every 8 MiB read, answer one byte, then sleep 0.2 s), verify every
+      byte, print "ok <sha256>".
+  fc.py client ADDR PORT TOTAL STALL_S block|nonblock [bursts]
       write TOTAL bytes of the pattern; print how much had been accepted by
       the kernel when the reader started ("queued N"), then "ok <sha256>".
 """
@@ -18,7 +19,8 @@ def chunk(off, n):
     return PAT[s:s + n]
 
 
-def server(addr, port, total, stall, slow):
+def server(addr, port, total, stall, pace):
+    slow = pace == "slow"
     ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((addr, port))
@@ -35,6 +37,9 @@ def server(addr, port, total, stall, slow):
         if d != chunk(off, len(d)):
             sys.exit("server: wrong data at offset %d" % off)
         h.update(d)
+        if pace == "bursts" and (off + len(d)) >> 23 != off >> 23:
+            c.sendall(b"k")     # the writer waits for this before its next burst
+            time.sleep(0.2)     # and queues all of it while we sleep
         off += len(d)
         if slow:
             time.sleep(0.001)
@@ -43,7 +48,7 @@ def server(addr, port, total, stall, slow):
     print("ok", h.hexdigest(), flush=True)
 
 
-def client(addr, port, total, stall, mode):
+def client(addr, port, total, stall, mode, pace=""):
     c = socket.create_connection((addr, port))
     c.setblocking(mode == "block")
     h, state = hashlib.sha256(), {"off": 0}
@@ -61,6 +66,11 @@ def client(addr, port, total, stall, mode):
             continue
         h.update(chunk(off, sent))
         state["off"] = off + sent
+        if pace == "bursts" and (off + sent) >> 23 != off >> 23:
+            c.setblocking(True)         # wait for the reader to have it all
+            if c.recv(1) != b"k":
+                sys.exit("client: no burst ack")
+            c.setblocking(mode == "block")
     t.join()
     c.shutdown(socket.SHUT_WR)
     c.setblocking(True)
@@ -73,6 +83,6 @@ if __name__ == "__main__":
     role, addr, port, total, stall = sys.argv[1:6]
     args = (addr, int(port), int(total), float(stall))
     if role == "server":
-        server(*args, len(sys.argv) > 6 and sys.argv[6] == "slow")
+        server(*args, sys.argv[6] if len(sys.argv) > 6 else "")
     else:
-        client(*args, sys.argv[6])
+        client(*args, sys.argv[6], sys.argv[7] if len(sys.argv) > 7 else "")
