@@ -37,6 +37,9 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define MSG_PEEK	2
+#define MSG_WAITALL	0x100
+#define SOL_SOCKET	1
+#define SO_RCVLOWAT	18
 #define TCP_FLAG_FIN	0x01
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -228,6 +231,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 {
 	struct shunt_sock_key self, peer;
 	struct shunt_conn fresh = {}, *conn;
+	struct tcp_sock *tp;
 	struct bpf_sock *sk;
 	struct shunt_sk *st;
 	__u32 why;
@@ -243,6 +247,12 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	if (!sk)
 		return;
 
+	/* The redirect path ignores SO_RCVLOWAT (tcp_bpf_recvmsg, poll). */
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp && tp->inet_conn.icsk_inet.sk.sk_rcvlowat > 1) {
+		stat_add(SHUNT_ST_TCP_SEMANTICS, 1);
+		return;
+	}
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
@@ -322,6 +332,21 @@ static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn,
 	}
 	st->tx = SHUNT_TX_TCP;
 	return 0;
+}
+
+/*
+ * The application asked for a receive semantic the redirect path does not
+ * give (SO_RCVLOWAT, MSG_WAITALL): stop the peer redirecting into us.  Bytes
+ * already queued are read first, then the rest arrives by TCP, where the
+ * semantic holds; the socket leaves the sockhash at its next segment.
+ */
+static __always_inline void want_tcp_rx(struct shunt_sk *st)
+{
+	struct shunt_conn *conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+
+	if (conn && !(conn->state & gone_bit(st->active)) &&
+	    !conn_update(conn, gone_bit(st->active), 0, 0))
+		stat_add(SHUNT_ST_TCP_SEMANTICS, 1);
 }
 
 /*
@@ -558,6 +583,10 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
 	if (!st)
 		return 0;
+	/* tcp_bpf_recvmsg may return short with MSG_WAITALL: this read was
+	 * served, later ones will come from TCP. */
+	if ((flags & MSG_WAITALL) && st->in_hash)
+		want_tcp_rx(st);
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 	if (!conn)
 		return 0;
@@ -565,4 +594,26 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 	/* sk is a trusted BTF pointer here; read its tcp_sock with CO-RE. */
 	conn->rx_seq[me_idx(st)] = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
 	return 0;
+}
+
+/*
+ * setsockopt(SO_RCVLOWAT) on a socket of a redirected connection: the
+ * redirect path ignores it, so finish the receiving direction on TCP.
+ * Attached to the same cgroups as shunt_sockops.
+ */
+SEC("cgroup/setsockopt")
+int shunt_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	int *val = ctx->optval;
+	struct shunt_sk *st;
+
+	if (!sk || ctx->level != SOL_SOCKET || ctx->optname != SO_RCVLOWAT)
+		return 1;
+	if ((void *)(val + 1) > ctx->optval_end || *val <= 1)
+		return 1;
+	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
+	if (st && st->in_hash)
+		want_tcp_rx(st);
+	return 1;
 }

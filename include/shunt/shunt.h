@@ -221,6 +221,7 @@ enum shunt_stat {
 	SHUNT_ST_TCP_CONN_TCP,		/* first send: connection already pinned to TCP */
 	SHUNT_ST_TCP_LATE,		/* established after the connection was pinned to TCP */
 	SHUNT_ST_TCP_PEER_GONE,		/* peer closed: later sends go to TCP */
+	SHUNT_ST_TCP_SEMANTICS,		/* SO_RCVLOWAT / MSG_WAITALL: receive by TCP */
 	SHUNT_ST_MAX,
 };
 

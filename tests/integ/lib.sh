@@ -155,3 +155,20 @@ map_len() {
 	[ -n "$n" ] || n=$(bpftool map dump pinned "$PIN/maps/$1" 2>/dev/null | grep -c '^key' || true)
 	echo "$n"
 }
+
+# semantics CASE...: run tests/integ/py/semantics.py cases over plain TCP
+# (10.10.0.3, not an endpoint) and over shunt (10.10.0.2); prints the shunt
+# results to stdout; fails if a case fails over plain TCP (a broken probe).
+semantics() {
+	local sem=$ROOT/tests/integ/py/semantics.py a port=9000
+	ip -n "$NSB" addr add 10.10.0.3/24 dev "$(ip -n "$NSB" -o link show type veth | awk -F'[ :@]+' '{print $2}')" 2>/dev/null || true
+	for a in 10.10.0.3 10.10.0.2; do
+		port=$((port + 1))
+		bg "$NSB" "$CGB" "$TMPD/sem-$a.log" python3 "$sem" server "$a" "$port"
+		wait_ready "$TMPD/sem-$a.log"
+		in_ns "$NSA" "$CGA" timeout 60 python3 "$sem" client "$a" "$port" "$@" > "$TMPD/sem-$a.out" 2>&1 \
+			|| { cat "$TMPD/sem-$a.out" >&2; fail "semantics probe failed over $a"; }
+	done
+	if grep -v ' ok$' "$TMPD/sem-10.10.0.3.out" >&2; then fail "a case fails over plain TCP: the probe is wrong"; fi
+	cat "$TMPD/sem-10.10.0.2.out"
+}

@@ -14,6 +14,8 @@ bpftool prog loadall "$OBJ" "$PIN/progs" pinmaps "$PIN/maps"
 bpftool prog attach pinned "$PIN/progs/shunt_msg" msg_verdict pinned "$PIN/maps/shunt_sockhash"
 bpftool cgroup attach "$CGA" sock_ops pinned "$PIN/progs/shunt_sockops" multi
 bpftool cgroup attach "$CGB" sock_ops pinned "$PIN/progs/shunt_sockops" multi
+bpftool cgroup attach "$CGA" setsockopt pinned "$PIN/progs/shunt_setsockopt" multi
+bpftool cgroup attach "$CGB" setsockopt pinned "$PIN/progs/shunt_setsockopt" multi
 
 netns_cookie() {	# netns cookie, as bpf_get_netns_cookie() sees it
 	ip netns exec "$1" python3 -c 'import socket; s = socket.socket()
@@ -42,4 +44,6 @@ wait "$SERVER_PID" || fail "server failed"
 [ "$(counter connections_redirected)" -eq 1 ] || fail "not redirected with a bpftool-only setup"
 bpftool cgroup detach "$CGA" sock_ops pinned "$PIN/progs/shunt_sockops"
 bpftool cgroup detach "$CGB" sock_ops pinned "$PIN/progs/shunt_sockops"
+bpftool cgroup detach "$CGA" setsockopt pinned "$PIN/progs/shunt_setsockopt"
+bpftool cgroup detach "$CGB" setsockopt pinned "$PIN/progs/shunt_setsockopt"
 echo "bpftool ok"

@@ -53,6 +53,7 @@ const char *const shunt_stat_names[SHUNT_ST_MAX] = {
 	[SHUNT_ST_TCP_CONN_TCP]		= "tcp_conn_tcp",
 	[SHUNT_ST_TCP_LATE]		= "tcp_joined_late",
 	[SHUNT_ST_TCP_PEER_GONE]	= "tcp_peer_gone",
+	[SHUNT_ST_TCP_SEMANTICS]	= "tcp_semantics",
 };
 
 static char errbuf[1024];
@@ -283,7 +284,7 @@ void shunt_close(struct shunt_ctx *c)
 {
 	int *fds[] = { &c->lock_fd, &c->cfg_fd, &c->ep_local_fd, &c->ep_peer_fd,
 		       &c->endpoints_fd, &c->sockhash_fd, &c->conns_fd,
-		       &c->stats_fd, &c->sockops_fd };
+		       &c->stats_fd, &c->sockops_fd, &c->setsockopt_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -303,6 +304,7 @@ int shunt_open(struct shunt_ctx *c, const char *pin_dir)
 		{ &c->conns_fd, "maps", "shunt_conns" },
 		{ &c->stats_fd, "maps", "shunt_stats" },
 		{ &c->sockops_fd, "progs", "shunt_sockops" },
+		{ &c->setsockopt_fd, "progs", "shunt_setsockopt" },
 	};
 	int err;
 
@@ -449,27 +451,55 @@ static int open_cgroup(const char *cgroup, __u64 *id)
 	return fd;
 }
 
+/* The programs every attached cgroup gets, and their link pin names. */
+static const struct {
+	const char *pin;
+	enum bpf_attach_type type;
+} cg_progs[] = {
+	{ "cg", BPF_CGROUP_SOCK_OPS },
+	{ "cgso", BPF_CGROUP_SETSOCKOPT },
+};
+
+static int cg_prog_fd(struct shunt_ctx *c, size_t i)
+{
+	return i == 0 ? c->sockops_fd : c->setsockopt_fd;
+}
+
+/* Both links or neither: a half attach is undone. */
 int shunt_attach(struct shunt_ctx *c, const char *cgroup)
 {
 	char path[PATH_MAX];
+	size_t i, done = 0;
 	int cg, link, err = 0;
 	__u64 id;
 
 	cg = open_cgroup(cgroup, &id);
 	if (cg < 0)
 		return cg;
-	snprintf(path, sizeof(path), "%s/links/cg_%llu", c->pin_dir, (unsigned long long)id);
-	if (!access(path, F_OK))
-		goto out;	/* already attached: idempotent */
-	link = bpf_link_create(c->sockops_fd, cg, BPF_CGROUP_SOCK_OPS, NULL);
-	if (link < 0) {
-		err = shunt_set_error(errno, "attach to %s: %s", cgroup, strerror(errno));
-		goto out;
+	for (i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/links/%s_%llu", c->pin_dir,
+			 cg_progs[i].pin, (unsigned long long)id);
+		if (!access(path, F_OK))
+			continue;	/* already attached: idempotent */
+		link = bpf_link_create(cg_prog_fd(c, i), cg, cg_progs[i].type, NULL);
+		if (link < 0) {
+			err = shunt_set_error(errno, "attach to %s: %s", cgroup, strerror(errno));
+			break;
+		}
+		if (bpf_obj_pin(link, path))
+			err = shunt_set_error(errno, "pin %s: %s", path, strerror(errno));
+		close(link);	/* the pin holds the link; without it, detached here */
+		if (err)
+			break;
+		done |= 1u << i;
 	}
-	if (bpf_obj_pin(link, path))
-		err = shunt_set_error(errno, "pin %s: %s", path, strerror(errno));
-	close(link);	/* the pin holds the link; without it, detached here */
-out:
+	for (i = 0; err && i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
+		if (!(done & (1u << i)))
+			continue;
+		snprintf(path, sizeof(path), "%s/links/%s_%llu", c->pin_dir,
+			 cg_progs[i].pin, (unsigned long long)id);
+		unlink(path);
+	}
 	close(cg);
 	return err;
 }
@@ -477,19 +507,23 @@ out:
 int shunt_detach(struct shunt_ctx *c, const char *cgroup)
 {
 	char path[PATH_MAX];
-	int cg;
+	int cg, found = 0;
 	__u64 id;
 
 	cg = open_cgroup(cgroup, &id);
 	if (cg < 0)
 		return cg;
 	close(cg);
-	snprintf(path, sizeof(path), "%s/links/cg_%llu", c->pin_dir, (unsigned long long)id);
-	if (unlink(path)) {
-		if (errno == ENOENT)
-			return shunt_set_error(ENOENT, "%s is not attached", cgroup);
-		return shunt_set_error(errno, "unpin %s: %s", path, strerror(errno));
+	for (size_t i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/links/%s_%llu", c->pin_dir,
+			 cg_progs[i].pin, (unsigned long long)id);
+		if (!unlink(path))
+			found++;
+		else if (errno != ENOENT)
+			return shunt_set_error(errno, "unpin %s: %s", path, strerror(errno));
 	}
+	if (!found)
+		return shunt_set_error(ENOENT, "%s is not attached", cgroup);
 	return 0;
 }
 

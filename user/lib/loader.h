@@ -7,7 +7,8 @@
  * bpftool-loaded instance is usable with the CLI and vice versa):
  *   PIN_DIR/progs/shunt_sockops, PIN_DIR/progs/shunt_msg
  *   PIN_DIR/maps/shunt_*
- *   PIN_DIR/links/cg_<cgroup id>     one pinned cgroup link per attach
+ *   PIN_DIR/links/cg_<cgroup id>     the sock_ops link of an attached cgroup
+ *   PIN_DIR/links/cgso_<cgroup id>   its cgroup/setsockopt link
  * Functions return 0 or -errno and leave one line in shunt_strerror().
  */
 #ifndef SHUNT_LOADER_H
@@ -25,7 +26,7 @@ struct shunt_ctx {
 	int lock_fd;
 	int cfg_fd, ep_local_fd, ep_peer_fd, endpoints_fd;
 	int sockhash_fd, conns_fd, stats_fd;
-	int sockops_fd;
+	int sockops_fd, setsockopt_fd;
 };
 
 struct shunt_link_info {
