@@ -7,6 +7,7 @@ PKGS=(
 	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
 	libcmocka-dev libjson-c-dev iproute2 procps jq python3 util-linux
 	redis-server redis-tools
+	nginx curl wrk iperf3 memcached libmemcached-tools postgresql
 )
 
 missing=()
@@ -26,9 +27,15 @@ fi
 
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The servers (redis, nginx, memcached, postgresql) are only run by the tests,
+# each in its own namespace: keep their packages from starting system
+# instances (policy-rc.d 101 = "action forbidden"), unless one is in place.
+policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	policy=1
+fi
+trap '[ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# redis-server's package starts a system instance; shunt's tests run their own.
-if command -v systemctl >/dev/null && systemctl is-active -q redis-server 2>/dev/null; then
-	systemctl stop redis-server || true
-fi

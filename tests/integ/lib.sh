@@ -31,12 +31,15 @@ shunt() { "$SHUNT_BIN" --pin-dir "$PIN" "$@"; }
 cleanup() {
 	local rc=$?
 	set +e
+	# a test's own stop steps first (e.g. stop postgres cleanly)
+	[ "$(type -t test_cleanup)" = function ] && test_cleanup
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for cg in $(cat "$TMPD/cgroups"); do
 		if [ -d "$cg" ]; then
+			# cgroupfs files have size 0: wait on cgroup.events, not -s.
 			echo 1 > "$cg/cgroup.kill" 2>/dev/null
-			for i in $(seq 50); do
-				[ -s "$cg/cgroup.procs" ] || break
+			for i in $(seq 100); do
+				grep -q '^populated 0' "$cg/cgroup.events" 2>/dev/null && break
 				sleep 0.05
 			done
 			rmdir "$cg" 2>/dev/null
