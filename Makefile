@@ -39,10 +39,10 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all clean test demo deps fuzz
+.PHONY: all clean test demo deps fuzz bench
 .DELETE_ON_ERROR:
 
-all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(UNIT_BINS) \
+all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
      $(ASAN_BINS) $(FUZZ_BINS)
 
 deps:
@@ -84,6 +84,10 @@ $(OUTPUT)/shunt-traffic: tests/tools/shunt-traffic.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread $< -o $@
 
+$(OUTPUT)/shunt-bench: tests/tools/shunt-bench.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread $< -lm -o $@
+
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libshunt.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libshunt.a $(LDLIBS) -lcmocka -o $@
@@ -106,6 +110,11 @@ fuzz: $(FUZZ_BINS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run.sh
+
+bench: deps
+	$(Q)bash scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -10,6 +10,9 @@ PKGS=(
 	nginx curl wrk iperf3 memcached libmemcached-tools postgresql
 )
 
+# `deps.sh bench`: also what make bench needs for its chart.
+[ "${1:-}" = bench ] && PKGS+=(gnuplot-nox)
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
