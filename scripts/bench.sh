@@ -87,7 +87,9 @@ bench_one() {
 	c0=$(cpu_busy)
 	line=$(run "$ccg" "$cns" "$BENCH" client -A "$ep" -m "$mode" $args -d "$DUR" -w 0.3 -q) || line="error=1"
 	c1=$(cpu_busy)
-	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+	# $! is the wrapper shell: stop the server itself, then reap.
+	pkill -f "shunt-bench server -A $ep " 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
 	echo "$ROUND,$name,$path,$(( c1 - c0 )),$line" >> "$OUT/raw.csv"
 }
 
@@ -108,7 +110,8 @@ redis_one() {
 	c0=$(cpu_busy)
 	rps=$(run "$ccg" "$cns" redis-benchmark $host -n "$RN" -c "$c" -t "$t" --csv 2>/dev/null | awk -F'"' 'NR > 1 { print $4 }')
 	c1=$(cpu_busy)
-	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+	pkill -f "redis-server.*($PORT|r$PORT.sock)" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
 	echo "$ROUND,$name,$path,$(( c1 - c0 )),mode=redis ops=$RN ops_per_s=${rps:-0}" >> "$OUT/raw.csv"
 }
 

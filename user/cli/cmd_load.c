@@ -8,13 +8,53 @@
 #include "cli.h"
 #include "log.h"
 
+/* --max-sockets N, --fc-bound BYTES (K/M suffixes) */
+static int parse_load_opts(int argc, char **argv, struct shunt_load_opts *o)
+{
+	for (int i = 0; i < argc; i++) {
+		unsigned long long v;
+		char *end;
+
+		if (i + 1 >= argc || (strcmp(argv[i], "--max-sockets") &&
+				      strcmp(argv[i], "--fc-bound")))
+			goto usage;
+		errno = 0;
+		v = strtoull(argv[i + 1], &end, 10);
+		if (*end == 'K')
+			v <<= 10, end++;
+		else if (*end == 'M')
+			v <<= 20, end++;
+		if (errno || *end || argv[i + 1][0] == '-')
+			goto usage;
+		if (!strcmp(argv[i], "--max-sockets")) {
+			if (v < 2 || v > (1u << 24)) {
+				pr_warn("load: --max-sockets takes 2 to 16777216\n");
+				return -EINVAL;
+			}
+			o->max_sockets = v;
+		} else {
+			if (v < 65536 || v > (1ull << 30)) {
+				pr_warn("load: --fc-bound takes 64K to 1024M bytes\n");
+				return -EINVAL;
+			}
+			o->fc_bound = v;
+		}
+		i++;
+	}
+	return 0;
+usage:
+	pr_warn("usage: shunt load [--max-sockets N] [--fc-bound BYTES]\n");
+	return -EINVAL;
+}
+
 int cmd_load(struct cli_env *env, int argc, char **argv)
 {
+	struct shunt_load_opts opts = {};
 	int err;
 
-	(void)argc;
-	(void)argv;
-	err = shunt_load(env->pin_dir);
+	if (parse_load_opts(argc, argv, &opts))
+		return 2;
+	err = shunt_load(env->pin_dir, &opts);
 	if (err == -EEXIST) {
 		struct shunt_ctx c;
 		bool paused = false;

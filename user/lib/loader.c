@@ -180,7 +180,7 @@ static int attach_pin(struct bpf_program *prog, const char *dir, const char *nam
  * Loads into PIN_DIR_loading_PID and renames that to PIN_DIR as the last step,
  * so an interrupted or failed load never leaves a half-populated instance.
  */
-int shunt_load(const char *pin_dir)
+int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts)
 {
 	char tmp[PATH_MAX], path[PATH_MAX + 64];
 	struct shunt_bpf *skel = NULL;
@@ -207,6 +207,13 @@ int shunt_load(const char *pin_dir)
 		err = shunt_set_error(errno, "cannot open BPF object: %s", strerror(errno));
 		goto fail;
 	}
+	if (opts && opts->max_sockets) {
+		/* Sockets, and the connection words of two sockets each. */
+		bpf_map__set_max_entries(skel->maps.shunt_sockhash, opts->max_sockets);
+		bpf_map__set_max_entries(skel->maps.shunt_conns, opts->max_sockets);
+	}
+	if (opts && opts->fc_bound)
+		skel->rodata->fc_bound = opts->fc_bound;
 	fc = kernel_has_btf_type("btf_trace_sock_recv_length");
 	if (!fc) {
 		/* Without the read counter a direction that gets fc_bound ahead

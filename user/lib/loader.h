@@ -51,8 +51,13 @@ const char *shunt_strerror(void);
 int shunt_set_error(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+struct shunt_load_opts {
+	__u32 max_sockets;	/* sockhash and conn table size; 0: default */
+	__u64 fc_bound;		/* flow-control bound in bytes; 0: default */
+};
+
 int shunt_check_env(void);
-int shunt_load(const char *pin_dir);
+int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts);
 int shunt_unload(const char *pin_dir);
 /* Pauses new redirects, waits for redirected sockets to close: 0 or -EBUSY. */
 int shunt_drain(struct shunt_ctx *c, int wait_s);
