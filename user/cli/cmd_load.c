@@ -8,13 +8,18 @@
 #include "cli.h"
 #include "log.h"
 
-/* --max-sockets N, --fc-bound BYTES (K/M suffixes) */
-static int parse_load_opts(int argc, char **argv, struct shunt_load_opts *o)
+/* --max-sockets N, --fc-bound BYTES (K/M suffixes), --upgrade */
+static int parse_load_opts(int argc, char **argv, struct shunt_load_opts *o,
+			   bool *upgrade)
 {
 	for (int i = 0; i < argc; i++) {
 		unsigned long long v;
 		char *end;
 
+		if (!strcmp(argv[i], "--upgrade")) {
+			*upgrade = true;
+			continue;
+		}
 		if (i + 1 >= argc || (strcmp(argv[i], "--max-sockets") &&
 				      strcmp(argv[i], "--fc-bound")))
 			goto usage;
@@ -43,17 +48,25 @@ static int parse_load_opts(int argc, char **argv, struct shunt_load_opts *o)
 	}
 	return 0;
 usage:
-	pr_warn("usage: shunt load [--max-sockets N] [--fc-bound BYTES]\n");
+	pr_warn("usage: shunt load [--max-sockets N] [--fc-bound BYTES] | --upgrade\n");
 	return -EINVAL;
 }
 
 int cmd_load(struct cli_env *env, int argc, char **argv)
 {
 	struct shunt_load_opts opts = {};
+	bool upgrade = false;
 	int err;
 
-	if (parse_load_opts(argc, argv, &opts))
+	if (parse_load_opts(argc, argv, &opts, &upgrade))
 		return 2;
+	if (upgrade) {
+		err = shunt_upgrade(env->pin_dir);
+		if (err)
+			return cli_fail(err);
+		pr_info("upgraded %s: new connections use the new programs\n", env->pin_dir);
+		return 0;
+	}
 	err = shunt_load(env->pin_dir, &opts);
 	if (err == -EEXIST) {
 		struct shunt_ctx c;

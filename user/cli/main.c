@@ -11,8 +11,9 @@
 #include "log.h"
 
 static const struct cli_cmd cmds[] = {
-	{ "load", NULL, "[--max-sockets N] [--fc-bound BYTES]",
-	  "load and pin programs and maps (mounts bpffs if needed)", 0, 4, cmd_load },
+	{ "load", NULL, "[--max-sockets N] [--fc-bound BYTES] | --upgrade",
+	  "load and pin programs and maps (mounts bpffs if needed); --upgrade swaps\n"
+	  "      in this binary's programs, keeping maps and connections", 0, 4, cmd_load },
 	{ "attach", NULL, "CGROUP", "attach to a cgroup v2 directory; idempotent",
 	  1, 1, cmd_attach },
 	{ "detach", NULL, "CGROUP", "detach from a cgroup", 1, 1, cmd_detach },

@@ -279,6 +279,119 @@ fail:
 	return err;
 }
 
+static int open_pinned(const char *pin_dir, const char *kind, const char *name);
+
+/*
+ * Upgrade a loaded instance to the BPF object built into this binary,
+ * keeping every pinned map (endpoint table, sockhash with its sockets,
+ * connection words, counters).  Sockets already in the sockhash keep the
+ * verdict program they were inserted with (sock_map copies the map's
+ * programs into each psock); the map, the cgroup links and the pins move to
+ * the new programs, so new connections get them.  Map layouts must match:
+ * libbpf refuses a reused map whose key or value size changed.
+ */
+int shunt_upgrade(const char *pin_dir)
+{
+	char path[PATH_MAX + 300];
+	struct shunt_bpf *skel = NULL;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	struct dirent *de;
+	int err, fd, lock;
+	DIR *d;
+
+	err = shunt_check_env();
+	if (err)
+		return err;
+	lock = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0)
+		return shunt_set_error(errno, "not loaded (no %s): nothing to upgrade", pin_dir);
+	flock(lock, LOCK_EX);
+	skel = shunt_bpf__open();
+	if (!skel) {
+		err = shunt_set_error(errno, "cannot open BPF object: %s", strerror(errno));
+		goto out;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		fd = open_pinned(pin_dir, "maps", bpf_map__name(map));
+		if (fd < 0) {
+			err = shunt_set_error(errno, "%s/maps/%s: %s", pin_dir, bpf_map__name(map), strerror(errno));
+			goto out;
+		}
+		err = bpf_map__reuse_fd(map, fd);
+		close(fd);
+		if (err) {
+			err = shunt_set_error(err, "reuse map %s: %s", bpf_map__name(map), strerror(-err));
+			goto out;
+		}
+	}
+	if (!kernel_has_btf_type("btf_trace_sock_recv_length"))
+		bpf_program__set_autoload(skel->progs.shunt_recv, false);
+	err = shunt_bpf__load(skel);
+	if (err) {
+		err = shunt_set_error(err, "kernel refused the new programs, or the pinned maps' layout differs (%s); the running instance is untouched",
+				      strerror(-err));
+		goto out;
+	}
+	if (bpf_prog_attach(bpf_program__fd(skel->progs.shunt_msg),
+			    bpf_map__fd(skel->maps.shunt_sockhash), BPF_SK_MSG_VERDICT, 0)) {
+		err = shunt_set_error(errno, "replace the sk_msg verdict: %s", strerror(errno));
+		goto out;
+	}
+	/* Every cgroup link switches program atomically. */
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		int prog_fd;
+
+		if (!strncmp(de->d_name, "cg_", 3))
+			prog_fd = bpf_program__fd(skel->progs.shunt_sockops);
+		else if (!strncmp(de->d_name, "cgso_", 5))
+			prog_fd = bpf_program__fd(skel->progs.shunt_setsockopt);
+		else
+			continue;
+		fd = open_pinned(pin_dir, "links", de->d_name);
+		if (fd < 0 || bpf_link_update(fd, prog_fd, NULL))
+			err = shunt_set_error(errno, "update link %s: %s", de->d_name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	if (err)
+		goto out;
+	/*
+	 * The read counter: detach the old one before attaching the new, never
+	 * both (a read counted twice could let a socket leave the sockhash
+	 * with bytes still queued; one not counted only keeps it longer).
+	 */
+	snprintf(path, sizeof(path), "%s/links/shunt_recv", pin_dir);
+	unlink(path);
+	if (bpf_program__autoload(skel->progs.shunt_recv)) {
+		snprintf(path, sizeof(path), "%s/links", pin_dir);
+		err = attach_pin(skel->progs.shunt_recv, path, "shunt_recv");
+		if (err)
+			goto out;
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, bpf_program__name(prog));
+		unlink(path);
+		err = bpf_program__pin(prog, path);
+		if (err) {
+			err = shunt_set_error(err, "pin %s: %s", path, strerror(-err));
+			goto out;
+		}
+	}
+out:
+	shunt_bpf__destroy(skel);
+	close(lock);
+	return err;
+}
+
 static int open_pinned(const char *pin_dir, const char *kind, const char *name)
 {
 	char path[PATH_MAX];

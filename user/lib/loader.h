@@ -59,6 +59,8 @@ struct shunt_load_opts {
 int shunt_check_env(void);
 int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts);
 int shunt_unload(const char *pin_dir);
+/* Replace a loaded instance's programs, keeping its maps and sockets. */
+int shunt_upgrade(const char *pin_dir);
 /* Pauses new redirects, waits for redirected sockets to close: 0 or -EBUSY. */
 int shunt_drain(struct shunt_ctx *c, int wait_s);
 int shunt_resume(struct shunt_ctx *c, bool *was_paused);
