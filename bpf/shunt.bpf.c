@@ -271,6 +271,9 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
 		return;
 	}
+	/* Our reads' starting point in TCP sequence space (see shunt_recv). */
+	if (tp)
+		conn->rx_seq[!active] = tp->copied_seq;
 	if (conn->state & SHUNT_CONN_TCP) {
 		/* The peer already sent by TCP: stay out of the sockhash. */
 		stat_add(SHUNT_ST_TCP_LATE, 1);
@@ -300,11 +303,12 @@ static __always_inline int me_idx(struct shunt_sk *st)
  * queued for us and must never queue again:
  *  - if our RX bit is clear, the peer never redirected to us: set GONE in the
  *    same CAS that checks RX (decide() sets RX before its first redirect);
- *  - else set GONE, then leave only if we have read every byte the peer sent.
- *    The sender counts a message in sent[] *before* it checks GONE, and
- *    redirects only if GONE was clear (fc_redirect); both sides use fully
- *    ordered atomics, so either the sender sees GONE and takes TCP, or we
- *    see its bytes in sent[] and stay until they were read (Dekker).
+ *  - else set GONE, then leave only if we have read from our psock every
+ *    byte the peer redirected.  The sender counts a message in redir[]
+ *    *before* it checks GONE, and redirects only if GONE was clear
+ *    (redirect()); both sides use fully ordered atomics, so either the
+ *    sender sees GONE and takes TCP, or we see its bytes in redir[] and
+ *    stay until they were read (Dekker).
  * Once GONE is set the peer's direction is TCP for life: its newer bytes
  * arrive by TCP after the older redirected ones, which the receive path
  * serves first.  Our own sends no longer pass a verdict: TCP for life too,
@@ -319,7 +323,7 @@ static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn,
 		return 0;
 	if (conn_update(conn, gone | SHUNT_CONN_TCP, 0, rx_bit(st->active))) {
 		conn_update(conn, gone, 0, 0);
-		if (conn->read[me_idx(st)] < conn->sent[!me_idx(st)])
+		if (conn->psock_read[me_idx(st)] < conn->redir[!me_idx(st)])
 			return -1;	/* bytes queued for us: retry later */
 	}
 	if (bpf_map_delete_elem(&shunt_sockhash, &st->self) == 0)
@@ -423,6 +427,26 @@ int shunt_sockops(struct bpf_sock_ops *skops)
 }
 
 /*
+ * Redirect one message into the peer's psock.  Count it in redir[] first,
+ * then check that the peer is not leaving (GONE), then queue it: pairs with
+ * leave().  A message that is not queued after all is withdrawn from the
+ * count.  Returns 0 if the message was redirected.
+ */
+static __always_inline int redirect(struct sk_msg_md *msg, struct shunt_sk *st,
+				    struct shunt_conn *conn, __u32 size)
+{
+	int me = me_idx(st);
+
+	__sync_fetch_and_add(&conn->redir[me], size);
+	if (!(*(volatile __u32 *)&conn->state & gone_bit(!st->active)) &&
+	    bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
+				  BPF_F_INGRESS) == SK_PASS)
+		return 0;
+	__sync_fetch_and_sub(&conn->redir[me], size);
+	return -1;
+}
+
+/*
  * First send of a socket: choose its direction's path for life.
  *
  * Redirect only if (a) no payload byte of this direction ever entered the
@@ -431,7 +455,7 @@ int shunt_sockops(struct bpf_sock_ops *skops)
  * already decided TCP and the peer has not left, and (c) the peer socket is
  * in the sockhash now.  Our RX bit on the peer is raised before the redirect
  * (so the peer cannot leave under us) and dropped again if it failed; the
- * message is counted in sent[] before that (see leave()).
+ * message is counted in redir[] before that (see leave()).
  */
 static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
 				  __u32 size)
@@ -453,8 +477,7 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
 	if (conn_update(conn, peer_rx, 0, SHUNT_CONN_TCP | peer_gone))
 		return SHUNT_ST_TCP_CONN_TCP;
 
-	if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
-				  BPF_F_INGRESS) == SK_PASS) {
+	if (!redirect(msg, st, conn, size)) {
 		/* Counted once per connection: by whichever end sends first. */
 		if (!(conn->state & rx_bit(st->active)))
 			stat_add(SHUNT_ST_CONN_REDIR, 1);
@@ -502,12 +525,8 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 		stat_add(SHUNT_ST_FC_DETOUR, 1);
 		goto detour;
 	}
-	/* Count, then check GONE, then redirect: pairs with leave(). */
 	__sync_fetch_and_add(&conn->sent[me], size);
-	if (*(volatile __u32 *)&conn->state & gone_bit(!st->active))
-		return -1;
-	if (bpf_msg_redirect_hash(msg, &shunt_sockhash, &st->peer,
-				  BPF_F_INGRESS) != SK_PASS)
+	if (redirect(msg, st, conn, size))
 		return -1;
 	stat_add(SHUNT_ST_MSG_REDIR, 1);
 	stat_add(SHUNT_ST_BYTES_REDIR, size);
@@ -577,6 +596,7 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 {
 	struct shunt_conn *conn;
 	struct shunt_sk *st;
+	__u32 seq, tcp_bytes;
 
 	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
@@ -591,8 +611,13 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 	if (!conn)
 		return 0;
 	__sync_fetch_and_add(&conn->read[me_idx(st)], ret);
-	/* sk is a trusted BTF pointer here; read its tcp_sock with CO-RE. */
-	conn->rx_seq[me_idx(st)] = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+	/* What this read took from TCP advanced copied_seq; the rest came from
+	 * the psock.  sk is a trusted BTF pointer; CO-RE reads its tcp_sock. */
+	seq = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+	tcp_bytes = seq - conn->rx_seq[me_idx(st)];
+	if (tcp_bytes < (__u32)ret)
+		__sync_fetch_and_add(&conn->psock_read[me_idx(st)], ret - tcp_bytes);
+	conn->rx_seq[me_idx(st)] = seq;
 	return 0;
 }
 

@@ -129,6 +129,16 @@ struct shunt_conn {
 	__u64 sent[2];
 	__u64 read[2];
 	/*
+	 * Exact per-path counts for leaving the sockhash safely: redir[i] is
+	 * what end i redirected into its peer's psock (counted before the
+	 * GONE check, withdrawn if the redirect did not happen); psock_read[i]
+	 * what end i's application read from its psock (reads that did not
+	 * advance copied_seq).  sent[] cannot serve: the kernel sends some TCP
+	 * bytes without running the verdict (psock->eval reuse after EAGAIN).
+	 */
+	__u64 redir[2];
+	__u64 psock_read[2];
+	/*
 	 * rx_seq[i]: end i's tcp copied_seq after its last read: the TCP bytes
 	 * its application has consumed.  A detoured direction resumes only
 	 * when this equals the sender's write_seq (see fc_redirect).
