@@ -314,8 +314,33 @@ static __always_inline int me_idx(struct shunt_sk *st)
  * serves first.  Our own sends no longer pass a verdict: TCP for life too,
  * which is order-safe for the same reason.  Returns 0 if the socket left.
  */
+/*
+ * Belt and braces for leave(): is the socket's psock ingress queue empty?
+ * Read through sk_user_data (low bits are flags, SK_USER_DATA_PTRMASK) with
+ * CO-RE; the caller holds the socket lock, as bpf_tcp_ingress does when it
+ * queues, so the answer cannot change under us.  Counts can be wrong in one
+ * case (a redirect the kernel repeats without the verdict after an error);
+ * this check is not.
+ */
+static __always_inline bool psock_empty(struct bpf_sock *bsk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+	struct sk_psock *psock;
+	struct list_head *head;
+	unsigned long ud;
+
+	if (!tp)
+		return false;
+	ud = (unsigned long)BPF_CORE_READ(&tp->inet_conn.icsk_inet.sk, sk_user_data);
+	psock = (struct sk_psock *)(ud & ~7UL);
+	if (!psock)
+		return true;
+	head = &psock->ingress_msg;
+	return BPF_CORE_READ(psock, ingress_msg.next) == head;
+}
+
 static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn,
-				 __u32 why)
+				 struct bpf_sock *sk, __u32 why)
 {
 	__u32 gone = gone_bit(st->active);
 
@@ -326,6 +351,8 @@ static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn,
 		if (conn->psock_read[me_idx(st)] < conn->redir[!me_idx(st)])
 			return -1;	/* bytes queued for us: retry later */
 	}
+	if (!psock_empty(sk))
+		return -1;		/* GONE is set: nothing new comes; retry */
 	if (bpf_map_delete_elem(&shunt_sockhash, &st->self) == 0)
 		stat_add(SHUNT_ST_SOCK_REMOVED, 1);
 	st->in_hash = 0;
@@ -383,7 +410,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops, bool closing)
 	state = conn->state;
 	if (!closing && !(state & (SHUNT_CONN_TCP | gone_bit(st->active))))
 		return;
-	if (leave(st, conn, closing ? SHUNT_ST_TCP_PEER_GONE : SHUNT_ST_TCP_CONN_TCP))
+	if (leave(st, conn, sk, closing ? SHUNT_ST_TCP_PEER_GONE : SHUNT_ST_TCP_CONN_TCP))
 		return;
 done:
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
