@@ -40,6 +40,8 @@
 #define MSG_WAITALL	0x100
 #define SOL_SOCKET	1
 #define SO_RCVLOWAT	18
+#define SO_RCVBUF	8
+#define SOCK_RCVBUF_LOCK	2
 #define TCP_FLAG_FIN	0x01
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -271,9 +273,13 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
 		return;
 	}
-	/* Our reads' starting point in TCP sequence space (see shunt_recv). */
-	if (tp)
+	/* Our reads' starting point in TCP sequence space (see shunt_recv),
+	 * and our application's SO_RCVBUF if it set one. */
+	if (tp) {
 		conn->rx_seq[!active] = tp->copied_seq;
+		if (tp->inet_conn.icsk_inet.sk.sk_userlocks & SOCK_RCVBUF_LOCK)
+			conn->rcvbuf[!active] = tp->inet_conn.icsk_inet.sk.sk_rcvbuf;
+	}
 	if (conn->state & SHUNT_CONN_TCP) {
 		/* The peer already sent by TCP: stay out of the sockhash. */
 		stat_add(SHUNT_ST_TCP_LATE, 1);
@@ -539,7 +545,13 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 {
 	int me = me_idx(st);
 	__u64 sent = conn->sent[me], read = conn->read[!me];
+	__u64 bound = fc_bound;
 	struct tcp_sock *tp;
+
+	/* A reader that sized its receive buffer gets about that much queued
+	 * (sk_rcvbuf is already the doubled SO_RCVBUF value, as for TCP). */
+	if (conn->rcvbuf[!me] && conn->rcvbuf[!me] < bound)
+		bound = conn->rcvbuf[!me];
 
 	if (st->tx == SHUNT_TX_DETOUR) {
 		tp = bpf_skc_to_tcp_sock(msg->sk);
@@ -547,7 +559,7 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 			goto detour;
 		st->tx = SHUNT_TX_REDIR;
 		stat_add(SHUNT_ST_FC_RESUME, 1);
-	} else if (sent - read + size > fc_bound && sent != read) {
+	} else if (sent - read + size > bound && sent != read) {
 		st->tx = SHUNT_TX_DETOUR;
 		stat_add(SHUNT_ST_FC_DETOUR, 1);
 		goto detour;
@@ -651,6 +663,7 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 /*
  * setsockopt(SO_RCVLOWAT) on a socket of a redirected connection: the
  * redirect path ignores it, so finish the receiving direction on TCP.
+ * setsockopt(SO_RCVBUF): the flow-control bound towards it follows.
  * Attached to the same cgroups as shunt_sockops.
  */
 SEC("cgroup/setsockopt")
@@ -660,12 +673,22 @@ int shunt_setsockopt(struct bpf_sockopt *ctx)
 	int *val = ctx->optval;
 	struct shunt_sk *st;
 
-	if (!sk || ctx->level != SOL_SOCKET || ctx->optname != SO_RCVLOWAT)
+	if (!sk || ctx->level != SOL_SOCKET ||
+	    (ctx->optname != SO_RCVLOWAT && ctx->optname != SO_RCVBUF))
 		return 1;
-	if ((void *)(val + 1) > ctx->optval_end || *val <= 1)
+	if ((void *)(val + 1) > ctx->optval_end)
 		return 1;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
-	if (st && st->in_hash)
+	if (!st || !st->in_hash)
+		return 1;
+	if (ctx->optname == SO_RCVBUF) {
+		/* The kernel doubles it (sock_setsockopt); so do we. */
+		struct shunt_conn *conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
+
+		if (conn && *val > 0 && *val < (1 << 29))
+			conn->rcvbuf[me_idx(st)] = *val * 2;
+	} else if (*val > 1) {
 		want_tcp_rx(st);
+	}
 	return 1;
 }

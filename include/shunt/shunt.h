@@ -138,6 +138,9 @@ struct shunt_conn {
 	 */
 	__u64 redir[2];
 	__u64 psock_read[2];
+	/* An end's SO_RCVBUF if its application set one (0: not set): the
+	 * flow-control bound towards it then follows it (see fc_redirect). */
+	__u32 rcvbuf[2];
 	/*
 	 * rx_seq[i]: end i's tcp copied_seq after its last read: the TCP bytes
 	 * its application has consumed.  A detoured direction resumes only

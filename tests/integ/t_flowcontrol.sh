@@ -14,7 +14,7 @@ LIMIT=$((24 * 1024 * 1024))	# 4 MiB bound + a detour's TCP buffers (sndbuf + rcv
 # run ADDR PORT MODE STALL [slow|bursts] -> prints the queued bytes
 run() {
 	local addr=$1 port=$2 mode=$3 stall=$4 pace=${5:-}
-	bg "$NSB" "$CGB" "$TMPD/s$port.log" python3 "$FC" server "$addr" "$port" "$TOTAL" "$stall" $pace
+	bg "$NSB" "$CGB" "$TMPD/s$port.log" env FC_RCVBUF="${RCVBUF:-}" python3 "$FC" server "$addr" "$port" "$TOTAL" "$stall" $pace
 	local spid=$LAST_PID
 	wait_ready "$TMPD/s$port.log"
 	in_ns "$NSA" "$CGA" python3 "$FC" client "$addr" "$port" "$TOTAL" "$stall" "$mode" $pace > "$TMPD/c$port.log" 2>&1 \
@@ -38,6 +38,16 @@ log "nonblocking writer, reader stalled 2 s: queued $q bytes over shunt, $tcp_q 
 q=$(run 10.10.0.2 8003 block 2)
 log "blocking writer, reader stalled 2 s: queued $q bytes"
 [ "$q" -le "$LIMIT" ] || fail "blocking writer queued $q bytes (limit $LIMIT)"
+
+# A reader that set SO_RCVBUF 256 KiB: the redirect bound follows it (the
+# kernel doubles it to 512 KiB), so far less is queued than with the 4 MiB
+# default; plain TCP with the same buffer for reference.
+RCVBUF=262144
+tcp_q=$(run 10.10.0.3 8011 nonblock 2)
+q=$(run 10.10.0.2 8012 nonblock 2)
+RCVBUF=
+log "reader with SO_RCVBUF 256 KiB, stalled 2 s: queued $q bytes over shunt, $tcp_q over plain TCP"
+[ "$q" -le $((3 * 1024 * 1024)) ] || fail "SO_RCVBUF was not honoured: $q bytes queued"
 
 # Bursts of 8 MiB, each acknowledged by the reader once read: each burst
 # overflows the bound and detours, and the next one resumes the redirect

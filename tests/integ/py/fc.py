@@ -4,12 +4,12 @@
   fc.py server ADDR PORT TOTAL STALL_S [slow|bursty]   accept one connection,
       do not read for STALL_S seconds, then read TOTAL bytes (slow: 1 KiB per
       ms; bursts: after every 8 MiB read, answer one byte, then sleep 0.2 s), verify every
-      byte, print "ok <sha256>".
+      byte, print "ok <sha256>".  FC_RCVBUF=N in the environment: SO_RCVBUF N.
   fc.py client ADDR PORT TOTAL STALL_S block|nonblock [bursts]
       write TOTAL bytes of the pattern; print how much had been accepted by
       the kernel when the reader started ("queued N"), then "ok <sha256>".
 """
-import hashlib, select, socket, sys, threading, time
+import hashlib, os, select, socket, sys, threading, time
 
 PAT = bytes((i * 151 + 7) & 0xff for i in range(251)) * 600   # 150600 bytes
 
@@ -23,6 +23,8 @@ def server(addr, port, total, stall, pace):
     slow = pace == "slow"
     ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.environ.get("FC_RCVBUF"):        # inherited by the accepted socket
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(os.environ["FC_RCVBUF"]))
     ls.bind((addr, port))
     ls.listen(1)
     print("ready", flush=True)
