@@ -11,24 +11,24 @@
 
 #include "shunt/shunt.h"
 
-static struct shunt_addr v4(const char *s)
+static struct shunt_addr parse(int af, const char *s)
 {
 	struct shunt_addr a;
 	__u32 raw[4] = {};
 
-	assert_int_equal(inet_pton(AF_INET, s, raw), 1);
-	shunt_addr_set(&a, 0, raw);
+	assert_int_equal(inet_pton(af, s, raw), 1);
+	shunt_addr_set(&a, af == AF_INET6, raw);
 	return a;
+}
+
+static struct shunt_addr v4(const char *s)
+{
+	return parse(AF_INET, s);
 }
 
 static struct shunt_addr v6(const char *s)
 {
-	struct shunt_addr a;
-	__u32 raw[4] = {};
-
-	assert_int_equal(inet_pton(AF_INET6, s, raw), 1);
-	shunt_addr_set(&a, 1, raw);
-	return a;
+	return parse(AF_INET6, s);
 }
 
 static void test_v4_mapped_is_v4(void **state)

@@ -157,6 +157,25 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* Pins every loaded program at dir/progs/<name>, replacing an older pin. */
+static int pin_programs(struct bpf_object *obj, const char *dir)
+{
+	char path[PATH_MAX];
+	struct bpf_program *prog;
+	int err;
+
+	bpf_object__for_each_program(prog, obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
+		snprintf(path, sizeof(path), "%s/progs/%s", dir, bpf_program__name(prog));
+		unlink(path);
+		err = bpf_program__pin(prog, path);
+		if (err)
+			return shunt_set_error(err, "pin %s: %s", path, strerror(-err));
+	}
+	return 0;
+}
+
 /* Attaches @prog by its section (tp_btf/...) and pins the link at dir/name. */
 static int attach_pin(struct bpf_program *prog, const char *dir, const char *name)
 {
@@ -185,7 +204,6 @@ int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts)
 	char tmp[PATH_MAX], path[PATH_MAX + 64];
 	struct shunt_bpf *skel = NULL;
 	struct bpf_map *map;
-	struct bpf_program *prog;
 	bool fc;
 	int err;
 
@@ -257,16 +275,9 @@ int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts)
 		if (err)
 			goto fail;
 	}
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		snprintf(path, sizeof(path), "%s/progs/%s", tmp, bpf_program__name(prog));
-		err = bpf_program__pin(prog, path);
-		if (err) {
-			err = shunt_set_error(err, "pin %s: %s", path, strerror(-err));
-			goto fail;
-		}
-	}
+	err = pin_programs(skel->obj, tmp);
+	if (err)
+		goto fail;
 	if (rename(tmp, pin_dir)) {
 		err = shunt_set_error(errno, "rename %s to %s: %s", tmp, pin_dir, strerror(errno));
 		goto fail;
@@ -294,7 +305,6 @@ int shunt_upgrade(const char *pin_dir)
 {
 	char path[PATH_MAX + 300];
 	struct shunt_bpf *skel = NULL;
-	struct bpf_program *prog;
 	struct bpf_map *map;
 	struct dirent *de;
 	int err, fd, lock;
@@ -375,17 +385,7 @@ int shunt_upgrade(const char *pin_dir)
 		if (err)
 			goto out;
 	}
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, bpf_program__name(prog));
-		unlink(path);
-		err = bpf_program__pin(prog, path);
-		if (err) {
-			err = shunt_set_error(err, "pin %s: %s", path, strerror(-err));
-			goto out;
-		}
-	}
+	err = pin_programs(skel->obj, pin_dir);
 out:
 	shunt_bpf__destroy(skel);
 	close(lock);
