@@ -9,6 +9,8 @@
 # veth path counts), per operation or per GiB.  Output: a table with each
 # path's ratio to tcp-veth (>1 is better), CSV and a PNG chart in .output/bench.
 #   QUICK=1   one round of 1 s runs (under 2 minutes); default 3 rounds of 2 s
+#   ONLY=RE   run only the workloads whose name matches the regex RE
+#   LOAD="--fc-bound 16M"   extra arguments for `shunt load`
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,7 @@ cleanup() {
 	set +e
 	pkill -f "$BENCH server" 2>/dev/null
 	pkill -f "redis-server.*$TMPD" 2>/dev/null
+	pkill -f "nginx -c $TMPD" 2>/dev/null
 	sleep 0.2
 	$SHUNT unload --force >/dev/null 2>&1
 	for c in cli srv cli0 srv0; do
@@ -55,7 +58,7 @@ ip -n "$ID-cli" addr add 10.30.0.1/24 dev vbench0
 ip -n "$ID-srv" addr add 10.30.0.2/24 dev vbench1
 ip -n "$ID-cli" link set vbench0 up
 ip -n "$ID-srv" link set vbench1 up
-$SHUNT load >/dev/null
+$SHUNT load ${LOAD:-} >/dev/null
 $SHUNT attach "$CGROOT/$ID-cli"
 $SHUNT attach "$CGROOT/$ID-srv"
 $SHUNT endpoint add bench-cli 10.30.0.1 --netns "$ID-cli"
@@ -79,6 +82,7 @@ cpu_busy() {	# jiffies spent not idle, all CPUs
 PORT=20000
 bench_one() {
 	local path=$1 name=$2 mode=$3 args=$4 ccg cns scg sns ep line c0 c1
+	[[ $name =~ ${ONLY:-.} ]] || return 0
 	PORT=$((PORT + 1))
 	read -r ccg cns scg sns ep <<< "$(path_args "$path" "$PORT")"
 	run "$scg" "$sns" "$BENCH" server -A "$ep" -m "$mode" $args -q > "$TMPD/srv.log" 2>&1 &
@@ -96,6 +100,7 @@ bench_one() {
 # redis_one PATH NAME TEST CONNS
 redis_one() {
 	local path=$1 name=$2 t=$3 c=$4 ccg cns scg sns ep host c0 c1 rps
+	[[ $name =~ ${ONLY:-.} ]] || return 0
 	PORT=$((PORT + 1))
 	read -r ccg cns scg sns ep <<< "$(path_args "$path" "$PORT")"
 	if [ "$path" = unix ]; then
@@ -115,6 +120,57 @@ redis_one() {
 	echo "$ROUND,$name,$path,$(( c1 - c0 )),mode=redis ops=$RN ops_per_s=${rps:-0}" >> "$OUT/raw.csv"
 }
 
+# nginx_one PATH NAME FILE: wrk, 2 threads and 8 keep-alive connections, for
+# DUR s against nginx with sendfile (as in t_nginx).  No Unix path: wrk
+# speaks TCP only.  Socket errors or non-2xx answers count as a failed run.
+nginx_one() {
+	local path=$1 name=$2 file=$3 ccg cns scg sns ep c0 c1 out rps
+	[[ $name =~ ${ONLY:-.} ]] || return 0
+	[ "$path" != unix ] || return 0
+	PORT=$((PORT + 1))
+	read -r ccg cns scg sns ep <<< "$(path_args "$path" "$PORT")"
+	sed "s/@LISTEN@/$ep/; s/@PORT@/$PORT/" "$TMPD/nginx.conf.in" > "$TMPD/nginx$PORT.conf"
+	run "$scg" "$sns" nginx -c "$TMPD/nginx$PORT.conf" -p "$TMPD" > /dev/null 2>&1 &
+	local spid=$!
+	for i in $(seq 100); do run "$ccg" "$cns" curl -sf -o /dev/null "http://$ep/$file" && break; sleep 0.02; done
+	c0=$(cpu_busy)
+	out=$(run "$ccg" "$cns" wrk -t 2 -c 8 -d "${DUR}s" "http://$ep/$file" 2>&1) || true
+	c1=$(cpu_busy)
+	pkill -f "nginx -c $TMPD/nginx$PORT.conf" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
+	if grep -qE 'Socket errors|Non-2xx' <<< "$out" || [ -z "$rps" ]; then rps=0; fi
+	echo "$ROUND,$name,$path,$(( c1 - c0 )),mode=nginx ops=$(awk -v r="$rps" -v d="$DUR" 'BEGIN { print int(r * d) }') ops_per_s=$rps" >> "$OUT/raw.csv"
+}
+
+if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+	mkdir -p "$TMPD/www" "$TMPD/logs"
+	head -c 1024 /dev/urandom > "$TMPD/www/1k"
+	head -c 1M /dev/urandom > "$TMPD/www/1m"
+	# master_process off: one process as root, so it can read $TMPD (0700).
+	cat > "$TMPD/nginx.conf.in" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $TMPD/nginx@PORT@.pid;
+error_log $TMPD/logs/error.log crit;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $TMPD/client_body;
+	proxy_temp_path $TMPD/proxy;
+	fastcgi_temp_path $TMPD/fastcgi;
+	uwsgi_temp_path $TMPD/uwsgi;
+	scgi_temp_path $TMPD/scgi;
+	default_type application/octet-stream;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	server { listen @LISTEN@; root $TMPD/www; }
+}
+EOF
+fi
+
 PATHS=(tcp-veth tcp-lo unix shunt)
 : > "$OUT/raw.csv"
 start=$SECONDS
@@ -129,6 +185,9 @@ for ROUND in $(seq "$ROUNDS"); do
 		for t in get set; do for c in 1 50; do for p in "${PATHS[@]}"; do
 			redis_one "$p" "redis-$t-c$c" "$t" "$c"
 		done; done; done
+	fi
+	if [ -f "$TMPD/nginx.conf.in" ]; then
+		for f in 1k 1m; do for p in "${PATHS[@]}"; do nginx_one "$p" "nginx-$f" "$f"; done; done
 	fi
 done
 
@@ -174,6 +233,8 @@ for n in names:
         cpu[p] = (statistics.median(cs) if cs else 0.0, unit if runs else "")
     base = med["tcp-veth"]
     for p in paths:
+        if not rows.get((n, p)):
+            continue        # a path the workload does not run on (nginx: Unix)
         v = med[p]
         ratio = (v / base if higher else base / v) if base and v else 0.0
         table.append((n, p, key, v, ratio, cpu[p][0], cpu[p][1]))
