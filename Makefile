@@ -11,10 +11,11 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iinclude -Iuser/lib -I$(OUTPUT)
+CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iinclude -Iuser/lib -I$(OUTPUT) \
+	    $(EXTRA_DEFS)
 LDLIBS   += -lbpf -lelf -lz -ljson-c
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-	      -Iinclude -I$(OUTPUT) -Wall -Werror
+	      -Iinclude -I$(OUTPUT) -Wall -Werror $(EXTRA_DEFS)
 
 ifeq ($(V),1)
 Q =
@@ -42,8 +43,16 @@ FUZZ_SECONDS ?= 60
 .PHONY: all clean test demo deps fuzz bench
 .DELETE_ON_ERROR:
 
+# Rebuilt variants of shunt that t_upgrade upgrades a running instance to:
+# SHUNT_REBUILD=1 changes code and adds a map, =2 changes a map's layout.
+REBUILDS := $(OUTPUT)/rebuild1/shunt $(OUTPUT)/rebuild2/shunt
+
 all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
-     $(ASAN_BINS) $(FUZZ_BINS)
+     $(ASAN_BINS) $(FUZZ_BINS) $(REBUILDS)
+
+$(OUTPUT)/rebuild%/shunt: bpf/shunt.bpf.c $(HDRS) $(LIB_SRCS) $(CLI_SRCS) $(OUTPUT)/vmlinux.h
+	$(Q)mkdir -p $(@D) && cp -p $(OUTPUT)/vmlinux.h $(@D)/
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(@D) EXTRA_DEFS=-DSHUNT_REBUILD=$* $@
 
 deps:
 	$(Q)bash scripts/deps.sh

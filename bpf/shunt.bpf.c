@@ -106,6 +106,33 @@ struct {
 	__type(value, __u64);
 } shunt_stats SEC(".maps");
 
+#if SHUNT_REBUILD == 1
+/*
+ * Test build only (make's rebuild1, tests/integ/t_upgrade.sh): a rebuilt
+ * object that adds a map and counts, per program, the messages its verdict
+ * saw, so the test can tell which sockets run which build.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} shunt_rebuild SEC(".maps");
+
+static __always_inline void rebuild_mark(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&shunt_rebuild, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+#else
+static __always_inline void rebuild_mark(void)
+{
+}
+#endif
+
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&shunt_stats, &idx);
@@ -589,6 +616,7 @@ int shunt_msg(struct sk_msg_md *msg)
 
 	if (!sk)
 		return SK_PASS;
+	rebuild_mark();
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
 	if (!st || st->tx == SHUNT_TX_TCP)
 		return SK_PASS;

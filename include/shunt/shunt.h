@@ -118,7 +118,11 @@ struct shunt_sock_key {
 
 struct shunt_conn {
 	__u32 state;		/* SHUNT_CONN_* bits */
+#if SHUNT_REBUILD == 2
+	__u32 rebuild_flags;	/* test build: same size, new meaning (t_upgrade) */
+#else
 	__u32 pad;
+#endif
 	/*
 	 * Flow control, per end (0: active, 1: passive).  sent[i]: bytes end i
 	 * passed through its verdict since its direction was redirected (by

@@ -121,9 +121,10 @@ counter() {
 
 status_field() { shunt status --json | jq -r ".$1"; }
 
-# setup_shunt CG...: load this test's instance and attach to the cgroups.
+# setup_shunt CG...: load this test's instance (with $SHUNT_LOAD_ARGS) and
+# attach to the cgroups.
 setup_shunt() {
-	shunt load >/dev/null
+	shunt load ${SHUNT_LOAD_ARGS:-} >/dev/null
 	for cg in "$@"; do shunt attach "$cg"; done
 }
 

@@ -25,6 +25,8 @@ static void print_json(const struct cli_env *env, const struct shunt_status *s)
 	json_object_object_add(o, "sockets", json_object_new_int(s->sockets));
 	json_object_object_add(o, "connections_redirected_now",
 			       json_object_new_int(s->conns_redir));
+	json_object_object_add(o, "max_sockets", json_object_new_uint64(s->max_sockets));
+	json_object_object_add(o, "fc_bound", json_object_new_uint64(s->fc_bound));
 	for (int i = 0; i < SHUNT_ST_MAX; i++) {
 		const char *n = shunt_stat_names[i];
 
@@ -67,6 +69,8 @@ int cmd_status(struct cli_env *env, int argc, char **argv)
 	printf("endpoints:   %d\n", s.endpoints);
 	printf("connections: %d redirected now, %llu in total; %d sockets in the sockhash\n",
 	       s.conns_redir, (unsigned long long)s.stats[SHUNT_ST_CONN_REDIR], s.sockets);
+	printf("limits:      %u sockets in the sockhash, flow-control bound %llu bytes\n",
+	       s.max_sockets, (unsigned long long)s.fc_bound);
 	printf("redirected:  %llu bytes in %llu messages\n",
 	       (unsigned long long)s.stats[SHUNT_ST_BYTES_REDIR],
 	       (unsigned long long)s.stats[SHUNT_ST_MSG_REDIR]);

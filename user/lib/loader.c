@@ -23,6 +23,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "pinned.h"
 #include "shunt.skel.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -307,7 +308,8 @@ int shunt_upgrade(const char *pin_dir)
 	struct shunt_bpf *skel = NULL;
 	struct bpf_map *map;
 	struct dirent *de;
-	int err, fd, lock;
+	int err, fd, lock, pinned_new = 0;
+	__u64 bound;
 	DIR *d;
 
 	err = shunt_check_env();
@@ -323,11 +325,21 @@ int shunt_upgrade(const char *pin_dir)
 		goto out;
 	}
 	bpf_object__for_each_map(map, skel->obj) {
+		char why[256];
+
 		if (bpf_map__is_internal(map))
 			continue;
 		fd = open_pinned(pin_dir, "maps", bpf_map__name(map));
+		if (fd < 0 && errno == ENOENT)
+			continue;	/* a map the new object adds: pinned below */
 		if (fd < 0) {
 			err = shunt_set_error(errno, "%s/maps/%s: %s", pin_dir, bpf_map__name(map), strerror(errno));
+			goto out;
+		}
+		if (!pinned_map_compatible(fd, map, bpf_object__btf(skel->obj), why, sizeof(why))) {
+			close(fd);
+			err = shunt_set_error(EINVAL, "cannot upgrade in place: map %s changed layout (%s); the running instance is untouched ('shunt unload', then 'shunt load')",
+					      bpf_map__name(map), why);
 			goto out;
 		}
 		err = bpf_map__reuse_fd(map, fd);
@@ -337,6 +349,17 @@ int shunt_upgrade(const char *pin_dir)
 			goto out;
 		}
 	}
+	/* Keep the load-time setting: the old verdict's .rodata has it. */
+	fd = open_pinned(pin_dir, "progs", "shunt_msg");
+	if (fd < 0 || pinned_rodata_u64(fd, "fc_bound", &bound)) {
+		if (fd >= 0)
+			close(fd);
+		err = shunt_set_error(EINVAL, "cannot read the running instance's flow-control bound from %s/progs/shunt_msg; the running instance is untouched",
+				      pin_dir);
+		goto out;
+	}
+	close(fd);
+	skel->rodata->fc_bound = bound;
 	if (!kernel_has_btf_type("btf_trace_sock_recv_length"))
 		bpf_program__set_autoload(skel->progs.shunt_recv, false);
 	err = shunt_bpf__load(skel);
@@ -344,6 +367,21 @@ int shunt_upgrade(const char *pin_dir)
 		err = shunt_set_error(err, "kernel refused the new programs, or the pinned maps' layout differs (%s); the running instance is untouched",
 				      strerror(-err));
 		goto out;
+	}
+	/* Pin the maps the new object adds before anything switches over. */
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map) || bpf_map__is_pinned(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
+		if (!access(path, F_OK))
+			continue;	/* reused */
+		err = bpf_map__pin(map, path);
+		if (err) {
+			err = shunt_set_error(err, "pin new map %s: %s; the running instance is untouched",
+					      path, strerror(-err));
+			goto out;
+		}
+		pinned_new++;
 	}
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.shunt_msg),
 			    bpf_map__fd(skel->maps.shunt_sockhash), BPF_SK_MSG_VERDICT, 0)) {
@@ -386,6 +424,8 @@ int shunt_upgrade(const char *pin_dir)
 			goto out;
 	}
 	err = pin_programs(skel->obj, pin_dir);
+	if (!err && pinned_new)
+		pr_info("upgrade added %d map(s)\n", pinned_new);
 out:
 	shunt_bpf__destroy(skel);
 	close(lock);
@@ -935,13 +975,15 @@ int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s)
 	int ncpu = libbpf_num_possible_cpus();
 	struct shunt_sock_key k, nk, *prev = NULL;
 	char path[PATH_MAX], cgmnt[PATH_MAX];
+	struct bpf_map_info info = {};
 	struct shunt_conn conn;
 	struct shunt_cfg cfg;
 	struct ep_table t;
 	struct dirent *de;
+	__u32 info_len;
 	__u64 *vals;
+	int err, fd;
 	DIR *d;
-	int err;
 
 	memset(s, 0, sizeof(*s));
 	err = get_cfg(c, &cfg);
@@ -966,6 +1008,16 @@ int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s)
 			s->stats[i] += vals[cpu];
 	}
 	free(vals);
+
+	/* The limits this instance was loaded with. */
+	info_len = sizeof(info);
+	if (!bpf_obj_get_info_by_fd(c->sockhash_fd, &info, &info_len))
+		s->max_sockets = info.max_entries;
+	fd = open_pinned(c->pin_dir, "progs", "shunt_msg");
+	if (fd >= 0) {
+		pinned_rodata_u64(fd, "fc_bound", &s->fc_bound);
+		close(fd);
+	}
 
 	while (!bpf_map_get_next_key(c->sockhash_fd, prev, &nk)) {
 		k = nk;

@@ -42,6 +42,8 @@ struct shunt_status {
 	int endpoints;
 	int sockets;		/* sockets in the sockhash now */
 	int conns_redir;	/* connections with a redirected direction now */
+	__u32 max_sockets;	/* sockhash size (load --max-sockets) */
+	__u64 fc_bound;		/* flow-control bound in bytes; 0: unknown */
 	__u64 stats[SHUNT_ST_MAX];
 };
 
