@@ -129,7 +129,8 @@ nginx_one() {
 	[ "$path" != unix ] || return 0
 	PORT=$((PORT + 1))
 	read -r ccg cns scg sns ep <<< "$(path_args "$path" "$PORT")"
-	sed "s/@LISTEN@/$ep/; s/@PORT@/$PORT/" "$TMPD/nginx.conf.in" > "$TMPD/nginx$PORT.conf"
+	sed -e "s|@TMPD@|$TMPD|g; s|@ROOT@|$TMPD/www|; s|@LISTEN@|$ep|; s|@PORT@|$PORT|" \
+	    -e "s|@ACCESS@|off|; s|@LEVEL@|crit|" "$ROOT/tests/integ/nginx.conf.in" > "$TMPD/nginx$PORT.conf"
 	run "$scg" "$sns" nginx -c "$TMPD/nginx$PORT.conf" -p "$TMPD" > /dev/null 2>&1 &
 	local spid=$!
 	for i in $(seq 100); do run "$ccg" "$cns" curl -sf -o /dev/null "http://$ep/$file" && break; sleep 0.02; done
@@ -147,28 +148,6 @@ if command -v nginx >/dev/null && command -v wrk >/dev/null; then
 	mkdir -p "$TMPD/www" "$TMPD/logs"
 	head -c 1024 /dev/urandom > "$TMPD/www/1k"
 	head -c 1M /dev/urandom > "$TMPD/www/1m"
-	# master_process off: one process as root, so it can read $TMPD (0700).
-	cat > "$TMPD/nginx.conf.in" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $TMPD/nginx@PORT@.pid;
-error_log $TMPD/logs/error.log crit;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $TMPD/client_body;
-	proxy_temp_path $TMPD/proxy;
-	fastcgi_temp_path $TMPD/fastcgi;
-	uwsgi_temp_path $TMPD/uwsgi;
-	scgi_temp_path $TMPD/scgi;
-	default_type application/octet-stream;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 1000000;
-	server { listen @LISTEN@; root $TMPD/www; }
-}
-EOF
 fi
 
 PATHS=(tcp-veth tcp-lo unix shunt)
@@ -186,7 +165,7 @@ for ROUND in $(seq "$ROUNDS"); do
 			redis_one "$p" "redis-$t-c$c" "$t" "$c"
 		done; done; done
 	fi
-	if [ -f "$TMPD/nginx.conf.in" ]; then
+	if [ -d "$TMPD/www" ]; then
 		for f in 1k 1m; do for p in "${PATHS[@]}"; do nginx_one "$p" "nginx-$f" "$f"; done; done
 	fi
 done

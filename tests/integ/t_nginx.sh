@@ -22,31 +22,8 @@ for i in $(seq 0 199); do
 	head -c "$n" /dev/urandom > "$WWW/small/f$i"
 done
 
-# master_process off: one process, running as root, so it can read $TMPD (0700).
-cat > "$TMPD/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $TMPD/nginx.pid;
-error_log $TMPD/logs/error.log warn;
-events { worker_connections 256; }
-http {
-	access_log $TMPD/logs/access.log;
-	client_body_temp_path $TMPD/client_body;
-	proxy_temp_path $TMPD/proxy;
-	fastcgi_temp_path $TMPD/fastcgi;
-	uwsgi_temp_path $TMPD/uwsgi;
-	scgi_temp_path $TMPD/scgi;
-	default_type application/octet-stream;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 100000;
-	server {
-		listen 10.10.0.2:8080;
-		root $WWW;
-	}
-}
-EOF
+sed -e "s|@TMPD@|$TMPD|g; s|@ROOT@|$WWW|; s|@LISTEN@|10.10.0.2:8080|; s|@PORT@|8080|" \
+    -e "s|@ACCESS@|$TMPD/logs/access.log|; s|@LEVEL@|warn|" "$ROOT/tests/integ/nginx.conf.in" > "$TMPD/nginx.conf"
 bg "$NSB" "$CGB" "$TMPD/nginx.out" nginx -c "$TMPD/nginx.conf" -p "$TMPD"
 URL=http://10.10.0.2:8080
 for i in $(seq 100); do
