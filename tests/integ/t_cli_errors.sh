@@ -27,6 +27,13 @@ expect_err "usage: shunt attach CGROUP" shunt attach
 expect_err "must be an absolute path" "$SHUNT_BIN" --pin-dir relative status
 expect_err "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$SHUNT_BIN" --pin-dir "$PIN" load
 expect_err "not on a bpffs mount" "$SHUNT_BIN" --pin-dir /tmp/shunt-$T/x load
+# A kernel without BTF, simulated in a private mount namespace (an empty
+# tmpfs over /sys/kernel/btf): refused before anything is pinned.
+expect_err "kernel has no BTF" unshare -m --propagation private \
+	sh -c 'mount -t tmpfs none /sys/kernel/btf && exec "$@"' sh "$SHUNT_BIN" --pin-dir "$PIN" load
+[ ! -e "$PIN" ] || fail "a refused load left $PIN behind"
+# A cgroup v1 hierarchy (this host's layout is hybrid) is not attachable.
+V1=$(awk '$3 == "cgroup" { print $2; exit }' /proc/mounts)
 
 shunt load >/dev/null
 shunt load | grep -q "already loaded"
@@ -35,6 +42,7 @@ CG=$(mk_cgroup a)
 
 expect_err "No such file or directory" shunt attach "$CGROOT/does-not-exist-$T"
 expect_err "not a cgroup v2 directory" shunt attach /tmp
+if [ -n "$V1" ]; then expect_err "not a cgroup v2 directory" shunt attach "$V1"; fi
 expect_err "refusing to attach to the root cgroup" shunt attach "$CGROOT"
 shunt attach "$CG"
 shunt attach "$CG"		# idempotent
