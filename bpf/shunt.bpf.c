@@ -38,6 +38,10 @@
 #define AF_INET6	10
 #define MSG_PEEK	2
 #define MSG_WAITALL	0x100
+#define MSG_DONTWAIT	0x40
+#define O_NONBLOCK	04000
+#define EAGAIN		11
+#define MAX_SCHEDULE_TIMEOUT	((long)(~0UL >> 1))
 #define SOL_SOCKET	1
 #define SO_RCVLOWAT	18
 #define SO_RCVBUF	8
@@ -658,6 +662,30 @@ int shunt_msg(struct sk_msg_md *msg)
  * for shunt's sockets, count what the application read, on either path.
  * MSG_PEEK reads nothing.
  */
+/*
+ * A read that returned EAGAIN on a blocking socket without a receive
+ * timeout: tcp_bpf_recvmsg's wake-up bug (README, Limitations; the fix is in
+ * docs/kernel/), since TCP never returns that.  The application has seen it
+ * already; count it, so that operators see the bug hit, and move this
+ * receiving side to TCP, so that it is not hit there again (what is queued
+ * is read first; the socket leaves the sockhash at its next segment).
+ */
+static __always_inline void on_rx_eagain(struct sock *sk)
+{
+	struct shunt_sk *st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
+	struct socket *so;
+
+	if (!st || !st->in_hash)
+		return;
+	if (BPF_CORE_READ(sk, sk_rcvtimeo) != MAX_SCHEDULE_TIMEOUT)
+		return;
+	so = BPF_CORE_READ(sk, sk_socket);
+	if (!so || (BPF_CORE_READ(so, file, f_flags) & O_NONBLOCK))
+		return;
+	stat_add(SHUNT_ST_RX_EAGAIN, 1);
+	want_tcp_rx(st);
+}
+
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 {
@@ -665,6 +693,10 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 	struct shunt_sk *st;
 	__u32 seq, tcp_bytes;
 
+	if (ret == -EAGAIN && !(flags & MSG_DONTWAIT)) {
+		on_rx_eagain(sk);
+		return 0;
+	}
 	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);

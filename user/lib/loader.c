@@ -55,6 +55,7 @@ const char *const shunt_stat_names[SHUNT_ST_MAX] = {
 	[SHUNT_ST_TCP_LATE]		= "tcp_joined_late",
 	[SHUNT_ST_TCP_PEER_GONE]	= "tcp_peer_gone",
 	[SHUNT_ST_TCP_SEMANTICS]	= "tcp_semantics",
+	[SHUNT_ST_RX_EAGAIN]		= "kernel_eagain",
 };
 
 static char errbuf[1024];
