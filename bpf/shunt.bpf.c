@@ -259,6 +259,15 @@ static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 	return SHUNT_ST_MAX;
 }
 
+/* net.ipv4.tcp_rmem[2] of the socket's netns (per netns since 4.15), or 0. */
+static __always_inline __u32 rmem_max(struct tcp_sock *tp)
+{
+	struct net *net = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_net.net);
+	int max = BPF_CORE_READ(net, ipv4.sysctl_tcp_rmem[2]);
+
+	return max > 0 ? max : 0;
+}
+
 static __always_inline void on_established(struct bpf_sock_ops *skops,
 					   int active)
 {
@@ -305,11 +314,15 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 		return;
 	}
 	/* Our reads' starting point in TCP sequence space (see shunt_recv),
-	 * and our application's SO_RCVBUF if it set one. */
+	 * and the most TCP would buffer for us: our application's SO_RCVBUF
+	 * if it set one, else the ceiling autotuning may grow the buffer to,
+	 * our netns's tcp_rmem[2] (fc_redirect bounds the queue by it). */
 	if (tp) {
 		conn->rx_seq[!active] = tp->copied_seq;
 		if (tp->inet_conn.icsk_inet.sk.sk_userlocks & SOCK_RCVBUF_LOCK)
 			conn->rcvbuf[!active] = tp->inet_conn.icsk_inet.sk.sk_rcvbuf;
+		else
+			conn->rcvbuf[!active] = rmem_max(tp);
 	}
 	if (conn->state & SHUNT_CONN_TCP) {
 		/* The peer already sent by TCP: stay out of the sockhash. */
@@ -579,8 +592,9 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 	__u64 bound = fc_bound;
 	struct tcp_sock *tp;
 
-	/* A reader that sized its receive buffer gets about that much queued
-	 * (sk_rcvbuf is already the doubled SO_RCVBUF value, as for TCP). */
+	/* No more than TCP would buffer for this reader: its SO_RCVBUF
+	 * (sk_rcvbuf is already the doubled value, as for TCP), or its
+	 * netns's autotuning ceiling tcp_rmem[2] (see on_established). */
 	if (conn->rcvbuf[!me] && conn->rcvbuf[!me] < bound)
 		bound = conn->rcvbuf[!me];
 

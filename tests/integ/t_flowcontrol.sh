@@ -49,6 +49,16 @@ RCVBUF=
 log "reader with SO_RCVBUF 256 KiB, stalled 2 s: queued $q bytes over shunt, $tcp_q over plain TCP"
 [ "$q" -le $((3 * 1024 * 1024)) ] || fail "SO_RCVBUF was not honoured: $q bytes queued"
 
+# A partition whose TCP may buffer at most 1 MiB per socket (its netns's
+# tcp_rmem[2], the ceiling of autotuning): the redirect bound follows it, so
+# shunt queues about plain TCP's amount plus 1 MiB, not plus 4 MiB.
+ip netns exec "$NSB" sysctl -qw net.ipv4.tcp_rmem="4096 131072 1048576"
+tcp_q=$(run 10.10.0.3 8021 nonblock 2)
+q=$(run 10.10.0.2 8022 nonblock 2)
+ip netns exec "$NSB" sysctl -qw net.ipv4.tcp_rmem="4096 131072 6291456"
+log "reader's netns with tcp_rmem max 1 MiB, stalled 2 s: queued $q bytes over shunt, $tcp_q over plain TCP"
+[ "$q" -le $((tcp_q + 1536 * 1024)) ] || fail "the netns's tcp_rmem was not honoured: $q bytes queued, TCP $tcp_q"
+
 # Bursts of 8 MiB, each acknowledged by the reader once read: each burst
 # overflows the bound and detours, and the next one resumes the redirect
 # (only once the reader has read every TCP byte).  A resume that let
