@@ -239,7 +239,9 @@ enum shunt_stat {
 	SHUNT_ST_TCP_LATE,		/* established after the connection was pinned to TCP */
 	SHUNT_ST_TCP_PEER_GONE,		/* peer closed: later sends go to TCP */
 	SHUNT_ST_TCP_SEMANTICS,		/* SO_RCVLOWAT / MSG_WAITALL: receive by TCP */
-	/* appended, so that an upgraded instance keeps its counters in place */
+	/* Appended, so an upgraded instance keeps its counters in place; the
+	 * reused per-CPU array keeps its old size, so counters added by the
+	 * upgrade count only after an unload and load. */
 	SHUNT_ST_RX_EAGAIN,		/* blocking read got EAGAIN (kernel bug) */
 	SHUNT_ST_MAX,
 };
