@@ -69,8 +69,11 @@ int cmd_status(struct cli_env *env, int argc, char **argv)
 	printf("endpoints:   %d\n", s.endpoints);
 	printf("connections: %d redirected now, %llu in total; %d sockets in the sockhash\n",
 	       s.conns_redir, (unsigned long long)s.stats[SHUNT_ST_CONN_REDIR], s.sockets);
-	printf("limits:      %u sockets in the sockhash, flow-control bound %llu bytes\n",
-	       s.max_sockets, (unsigned long long)s.fc_bound);
+	printf("limits:      %u sockets in the sockhash, flow-control bound ", s.max_sockets);
+	if (s.fc_bound)
+		printf("%llu bytes\n", (unsigned long long)s.fc_bound);
+	else
+		printf("unknown (not loaded by shunt load)\n");
 	printf("redirected:  %llu bytes in %llu messages\n",
 	       (unsigned long long)s.stats[SHUNT_ST_BYTES_REDIR],
 	       (unsigned long long)s.stats[SHUNT_ST_MSG_REDIR]);
