@@ -681,8 +681,8 @@ int shunt_msg(struct sk_msg_md *msg)
  * timeout: tcp_bpf_recvmsg's wake-up bug (README, Limitations; the fix is in
  * docs/kernel/), since TCP never returns that.  The application has seen it
  * already; count it, so that operators see the bug hit, and move this
- * receiving side to TCP, so that it is not hit there again (what is queued
- * is read first; the socket leaves the sockhash at its next segment).
+ * receiving side to TCP (what is queued is read first; the socket leaves
+ * the sockhash, and with it the buggy receive path, at its next segment).
  */
 static __always_inline void on_rx_eagain(struct sock *sk)
 {
