@@ -689,7 +689,9 @@ static __always_inline void on_rx_eagain(struct sock *sk)
 	struct shunt_sk *st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
 	struct socket *so;
 
-	if (!st || !st->in_hash)
+	/* Also after the socket left the sockhash: a read already waiting in
+	 * tcp_bpf_recvmsg then still returns from there. */
+	if (!st)
 		return;
 	if (BPF_CORE_READ(sk, sk_rcvtimeo) != MAX_SCHEDULE_TIMEOUT)
 		return;
@@ -697,7 +699,8 @@ static __always_inline void on_rx_eagain(struct sock *sk)
 	if (!so || (BPF_CORE_READ(so, file, f_flags) & O_NONBLOCK))
 		return;
 	stat_add(SHUNT_ST_RX_EAGAIN, 1);
-	want_tcp_rx(st);
+	if (st->in_hash)
+		want_tcp_rx(st);
 }
 
 SEC("tp_btf/sock_recv_length")

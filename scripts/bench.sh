@@ -7,7 +7,8 @@
 #   shunt     TCP across the two namespaces, redirected by shunt
 # CPU time is taken from /proc/stat deltas (all CPUs, so softirq work of the
 # veth path counts), per operation or per GiB.  Output: a table with each
-# path's ratio to tcp-veth (>1 is better), CSV and a PNG chart in .output/bench.
+# path's ratio to tcp-veth (>1 is better) with its range over the rounds (each
+# round's ratio against that round's baseline), CSV and a PNG chart in .output/bench.
 #   QUICK=1   one round of 1 s runs (under 2 minutes); default 3 rounds of 2 s
 #   ONLY=RE   run only the workloads whose name matches the regex RE
 #   LOAD="--fc-bound 16M"   extra arguments for `shunt load`
@@ -175,10 +176,12 @@ python3 - "$OUT" "$DUR" <<'PY'
 import csv, statistics, sys
 out, dur = sys.argv[1], float(sys.argv[2])
 rows = {}
+byround = {}           # (name, path) -> {round: kv}: ratios within a round
 for r in csv.reader(open(out + "/raw.csv")):
     rnd, name, path, jiffies, line = r[0], r[1], r[2], int(r[3]), ",".join(r[4:])
     kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
     rows.setdefault((name, path), []).append((kv, jiffies / 100.0))
+    byround.setdefault((name, path), {})[rnd] = kv
 paths = ["tcp-veth", "tcp-lo", "unix", "shunt"]
 names = []
 for (n, p) in rows:
@@ -216,24 +219,37 @@ for n in names:
             continue        # a path the workload does not run on (nginx: Unix)
         v = med[p]
         ratio = (v / base if higher else base / v) if base and v else 0.0
-        table.append((n, p, key, v, ratio, cpu[p][0], cpu[p][1]))
+        # Spread: the ratio in each round against that round's baseline
+        # (the interleaving makes these pairs comparable).
+        rr = []
+        for rnd, kv in byround.get((n, p), {}).items():
+            bkv = byround.get((n, "tcp-veth"), {}).get(rnd)
+            x, b = float(kv.get(key, 0) or 0), float((bkv or {}).get(key, 0) or 0)
+            if x and b:
+                rr.append(x / b if higher else b / x)
+        lo, hi = (min(rr), max(rr)) if rr else (0.0, 0.0)
+        table.append((n, p, key, v, ratio, cpu[p][0], cpu[p][1], lo, hi))
     if n.startswith("pingpong"):   # p99 too
         for p in paths:
             vals = [float(kv.get("p99_us", 0) or 0) for kv, _ in rows.get((n, p), [])]
             v = statistics.median(vals) if vals else 0.0
             b = statistics.median([float(kv.get("p99_us", 0) or 0) for kv, _ in rows.get((n, "tcp-veth"), [])] or [0])
-            table.append((n, p, "p99_us", v, b / v if v and b else 0.0, 0.0, ""))
+            table.append((n, p, "p99_us", v, b / v if v and b else 0.0, 0.0, "", 0.0, 0.0))
 
 with open(out + "/bench.csv", "w") as f:
     w = csv.writer(f)
-    w.writerow(["workload", "path", "metric", "median", "ratio_vs_tcp_veth", "cpu", "cpu_unit"])
+    w.writerow(["workload", "path", "metric", "median", "ratio_vs_tcp_veth", "cpu", "cpu_unit",
+                "ratio_min_round", "ratio_max_round"])
     for t in table:
-        w.writerow([t[0], t[1], t[2], "%.4g" % t[3], "%.3f" % t[4], "%.4g" % t[5], t[6]])
+        w.writerow([t[0], t[1], t[2], "%.4g" % t[3], "%.3f" % t[4], "%.4g" % t[5], t[6],
+                    "%.3f" % t[7], "%.3f" % t[8]])
 
-print("%-14s %-9s %-11s %12s %8s %14s" % ("workload", "path", "metric", "median", "ratio", "cpu"))
+print("%-14s %-9s %-11s %12s %8s %12s %14s" % ("workload", "path", "metric", "median", "ratio",
+                                               "per round", "cpu"))
 for t in table:
     cpu = ("%.3g %s" % (t[5], t[6])) if t[6] else ""
-    print("%-14s %-9s %-11s %12.4g %7.2fx %14s" % (t[0], t[1], t[2], t[3], t[4], cpu))
+    spread = ("%.2f-%.2f" % (t[7], t[8])) if t[8] else ""
+    print("%-14s %-9s %-11s %12.4g %7.2fx %12s %14s" % (t[0], t[1], t[2], t[3], t[4], spread, cpu))
 # gnuplot input: one row per workload, ratio per path
 with open(out + "/ratios.dat", "w") as f:
     f.write("workload " + " ".join(paths[1:]) + "\n")
