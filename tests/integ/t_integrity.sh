@@ -8,6 +8,8 @@ pair_setup
 
 before=$(counter bytes_redirected)
 before_d=$(counter bytes_detoured)
+d0=$(counter fc_detours)
+r0=$(counter fc_resumes)
 server "$NSB" "$CGB" "$TMPD/srv.log" -a 10.10.0.2 -p 7400 -m stream -b 1G -E -t 240
 in_ns "$NSA" "$CGA" "$TRAFFIC" client -a 10.10.0.2 -p 7400 -m stream -b 1G -E -t 240 > "$TMPD/cli.log" 2>&1 \
 	|| { cat "$TMPD/cli.log" >&2; sleep 0.5; cat "$TMPD/srv.log" >&2; fail "client: stream corrupted"; }
@@ -22,8 +24,15 @@ redir=$(( $(counter bytes_redirected) - before ))
 detour=$(( $(counter bytes_detoured) - before_d ))
 shunt status --json | jq -c .counters >&2
 [ $((redir + detour)) -le $((2 * 1024 * 1024 * 1024)) ] || fail "redirected $redir + detoured $detour > 2 GiB"
-[ "$redir" -ge $((512 * 1024 * 1024)) ] || fail "only $redir bytes redirected"
-log "2 GiB verified: $redir bytes redirected, $detour detoured over TCP by flow control"
+# The split between the paths depends on how far the reader falls behind:
+# 0.47 to 1.6 GB redirected in 9 runs here (a 512 MiB floor failed one CI
+# run).  What the data check must have covered is both paths and both
+# transitions, detour and resume, with real volume on the redirect path.
+d=$(( $(counter fc_detours) - d0 ))
+r=$(( $(counter fc_resumes) - r0 ))
+[ "$redir" -ge $((128 * 1024 * 1024)) ] || fail "only $redir bytes redirected"
+[ "$d" -ge 1 ] && [ "$r" -ge 1 ] || fail "no detour ($d) or no resume ($r): the transitions were not exercised"
+log "2 GiB verified: $redir bytes redirected, $detour detoured over TCP by flow control, $d detours, $r resumes"
 
 # peer_end NAME SERVER_ARGS CLIENT_ARGS KILL: the survivor must end TCP-like.
 peer_end() {
