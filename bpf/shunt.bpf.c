@@ -672,11 +672,6 @@ int shunt_msg(struct sk_msg_md *msg)
 }
 
 /*
- * Every recvmsg on the host ends here (tracepoint sock_recv_length, 6.3+);
- * for shunt's sockets, count what the application read, on either path.
- * MSG_PEEK reads nothing.
- */
-/*
  * A read that returned EAGAIN on a blocking socket without a receive
  * timeout: tcp_bpf_recvmsg's wake-up bug (README, Limitations; the fix is in
  * docs/kernel/), since TCP never returns that.  The application has seen it
@@ -703,6 +698,11 @@ static __always_inline void on_rx_eagain(struct sock *sk)
 		want_tcp_rx(st);
 }
 
+/*
+ * Every recvmsg on the host ends here (tracepoint sock_recv_length, 6.3+);
+ * for shunt's sockets, count what the application read, on either path.
+ * MSG_PEEK reads nothing.
+ */
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 {

@@ -371,7 +371,7 @@ int shunt_upgrade(const char *pin_dir)
 	}
 	/* Pin the maps the new object adds before anything switches over. */
 	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map) || bpf_map__is_pinned(map))
+		if (bpf_map__is_internal(map))
 			continue;
 		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
 		if (!access(path, F_OK))
