@@ -65,11 +65,19 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(Q)test -r $(VMLINUX_BTF) || { echo "shunt: no kernel BTF at $(VMLINUX_BTF)" >&2; exit 1; }
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
+# Two builds of one source: shunt.bpf.o for bpftool-only setups (README),
+# and the object the CLI embeds, which adds the fexit read counter that
+# `shunt load` enables where the kernel lacks the tracepoint (bpftool 7.1
+# cannot pin an object with programs it did not load).
 $(OUTPUT)/shunt.bpf.o: bpf/shunt.bpf.c $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/shunt.skel.h: $(OUTPUT)/shunt.bpf.o
+$(OUTPUT)/shunt-cli.bpf.o: bpf/shunt.bpf.c $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DSHUNT_CLI_OBJ -c $< -o $@
+
+$(OUTPUT)/shunt.skel.h: $(OUTPUT)/shunt-cli.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name shunt_bpf > $@
 

@@ -52,6 +52,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader before load (libbpf-tools style). */
 const volatile __u64 fc_bound = SHUNT_FC_BOUND_DEFAULT;
+/*
+ * Which program counts the applications' reads (enum shunt_rx_hook), as the
+ * loader's feature probe found.  Flow control's resume and a safe leave of
+ * the sockhash both need that count; without one, redirecting would keep
+ * half-closed sockets in tcp_bpf_recvmsg's EAGAIN bug for good, so no
+ * connection is redirected at all (classify).  The default is what a
+ * bpftool-loaded object runs: the tracepoint program.
+ */
+const volatile __u64 rx_hook = SHUNT_RX_TP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -228,6 +237,8 @@ static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 	__u32 zero = 0;
 	__u64 netns;
 
+	if (rx_hook == SHUNT_RX_NONE)
+		return SHUNT_ST_TCP_NO_RX_HOOK;
 	cfg = bpf_map_lookup_elem(&shunt_cfg, &zero);
 	if (!cfg || (cfg->flags & SHUNT_CFG_PAUSED))
 		return SHUNT_ST_TCP_PAUSED;
@@ -318,9 +329,15 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	 * if it set one, else the ceiling autotuning may grow the buffer to,
 	 * our netns's tcp_rmem[2] (fc_redirect bounds the queue by it). */
 	if (tp) {
+		struct sock *s = &tp->inet_conn.icsk_inet.sk;
+
 		conn->rx_seq[!active] = tp->copied_seq;
-		if (tp->inet_conn.icsk_inet.sk.sk_userlocks & SOCK_RCVBUF_LOCK)
-			conn->rcvbuf[!active] = tp->inet_conn.icsk_inet.sk.sk_rcvbuf;
+		/* sk_userlocks is a 4-bit field of struct sock before 6.9 and
+		 * a u8 since: a plain load does not relocate on the older
+		 * layout (libbpf refuses the object), the bitfield read does
+		 * on both. */
+		if (BPF_CORE_READ_BITFIELD(s, sk_userlocks) & SOCK_RCVBUF_LOCK)
+			conn->rcvbuf[!active] = s->sk_rcvbuf;
 		else
 			conn->rcvbuf[!active] = rmem_max(tp);
 	}
@@ -699,12 +716,11 @@ static __always_inline void on_rx_eagain(struct sock *sk)
 }
 
 /*
- * Every recvmsg on the host ends here (tracepoint sock_recv_length, 6.3+);
- * for shunt's sockets, count what the application read, on either path.
- * MSG_PEEK reads nothing.
+ * Every recvmsg of shunt's sockets, on either path, ends here: count what
+ * the application read.  MSG_PEEK reads nothing.  @sk is a trusted BTF
+ * pointer in each of the hooks below.
  */
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
+static __always_inline void on_read(struct sock *sk, int ret, int flags)
 {
 	struct shunt_conn *conn;
 	struct shunt_sk *st;
@@ -712,30 +728,72 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 
 	if (ret == -EAGAIN && !(flags & MSG_DONTWAIT)) {
 		on_rx_eagain(sk);
-		return 0;
+		return;
 	}
 	if (ret <= 0 || (flags & MSG_PEEK))
-		return 0;
+		return;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
 	if (!st)
-		return 0;
+		return;
 	/* tcp_bpf_recvmsg may return short with MSG_WAITALL: this read was
 	 * served, later ones will come from TCP. */
 	if ((flags & MSG_WAITALL) && st->in_hash)
 		want_tcp_rx(st);
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 	if (!conn)
-		return 0;
+		return;
 	__sync_fetch_and_add(&conn->read[me_idx(st)], ret);
 	/* What this read took from TCP advanced copied_seq; the rest came from
-	 * the psock.  sk is a trusted BTF pointer; CO-RE reads its tcp_sock. */
+	 * the psock. */
 	seq = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
 	tcp_bytes = seq - conn->rx_seq[me_idx(st)];
 	if (tcp_bytes < (__u32)ret)
 		__sync_fetch_and_add(&conn->psock_read[me_idx(st)], ret - tcp_bytes);
 	conn->rx_seq[me_idx(st)] = seq;
+}
+
+/*
+ * The read counter, one of (the loader picks the first this kernel has,
+ * rx_hook says which):
+ *  - the tracepoint sock_recv_length (6.3+), after sock_recvmsg's call of
+ *    sock->ops->recvmsg;
+ *  - fexit on that call's two targets for TCP, inet_recvmsg and
+ *    inet6_recvmsg (IPv6 and v4-mapped sockets), on kernels with BPF
+ *    trampolines but no tracepoint (6.1).  Same arguments, same return
+ *    value: sock_recvmsg_nosec passes both through (net/socket.c).
+ * Hooks below inet_recvmsg would miss reads: tcp_bpf_recvmsg serves the
+ * psock queue without calling tcp_recvmsg.
+ */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
+{
+	on_read(sk, ret, flags);
 	return 0;
 }
+
+#ifdef SHUNT_CLI_OBJ	/* not in the bpftool object: see the Makefile */
+SEC("?fexit/inet_recvmsg")
+int BPF_PROG(shunt_recv4, struct socket *sock, struct msghdr *msg, size_t size,
+	     int flags, int ret)
+{
+	struct sock *sk = sock->sk;
+
+	if (sk)
+		on_read(sk, ret, flags);
+	return 0;
+}
+
+SEC("?fexit/inet6_recvmsg")
+int BPF_PROG(shunt_recv6, struct socket *sock, struct msghdr *msg, size_t size,
+	     int flags, int ret)
+{
+	struct sock *sk = sock->sk;
+
+	if (sk)
+		on_read(sk, ret, flags);
+	return 0;
+}
+#endif
 
 /*
  * setsockopt(SO_RCVLOWAT) on a socket of a redirected connection: the

@@ -177,6 +177,16 @@ struct shunt_sk {
 	__u8 pad[5];
 };
 
+/*
+ * The program that counts the applications' reads (bpf/shunt.bpf.c,
+ * on_read), chosen by the loader's feature probe and set in .rodata.
+ */
+enum shunt_rx_hook {
+	SHUNT_RX_NONE = 0,	/* none loads here: connections stay on TCP */
+	SHUNT_RX_TP = 1,	/* tp_btf/sock_recv_length (6.3+) */
+	SHUNT_RX_FEXIT = 2,	/* fexit/inet_recvmsg + fexit/inet6_recvmsg */
+};
+
 /* Global configuration, shunt_cfg[0], written by user space. */
 struct shunt_cfg {
 	__u32 gen;		/* active endpoint-table generation: 0 or 1 */
@@ -243,6 +253,7 @@ enum shunt_stat {
 	 * reused per-CPU array keeps its old size, so counters added by the
 	 * upgrade count only after an unload and load. */
 	SHUNT_ST_RX_EAGAIN,		/* blocking read got EAGAIN (kernel bug) */
+	SHUNT_ST_TCP_NO_RX_HOOK,	/* this kernel has no read counter: no redirects */
 	SHUNT_ST_MAX,
 };
 

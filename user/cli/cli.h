@@ -33,6 +33,7 @@ int cmd_ep_del(struct cli_env *env, int argc, char **argv);
 int cmd_ep_list(struct cli_env *env, int argc, char **argv);
 int cmd_ep_load(struct cli_env *env, int argc, char **argv);
 int cmd_status(struct cli_env *env, int argc, char **argv);
+int cmd_features(struct cli_env *env, int argc, char **argv);
 
 /* Opens the instance or prints why not; returns 0 or an exit code. */
 int cli_open(struct cli_env *env, struct shunt_ctx *c);

@@ -4,6 +4,17 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "feature.h"
+
+/* The read counter this instance runs: what it was loaded with, if counting. */
+static const char *rx_name(const struct shunt_status *s)
+{
+	if (s->rx_hook == SHUNT_RX_NONE)
+		return "none";
+	if (!s->rx_links)
+		return "not attached";
+	return s->rx_hook < 0 ? "unknown" : shunt_rx_hook_name(s->rx_hook);
+}
 
 static void print_json(const struct cli_env *env, const struct shunt_status *s)
 {
@@ -27,6 +38,7 @@ static void print_json(const struct cli_env *env, const struct shunt_status *s)
 			       json_object_new_int(s->conns_redir));
 	json_object_object_add(o, "max_sockets", json_object_new_uint64(s->max_sockets));
 	json_object_object_add(o, "fc_bound", json_object_new_uint64(s->fc_bound));
+	json_object_object_add(o, "read_counter", json_object_new_string(rx_name(s)));
 	for (int i = 0; i < SHUNT_ST_MAX; i++) {
 		const char *n = shunt_stat_names[i];
 
@@ -74,6 +86,16 @@ int cmd_status(struct cli_env *env, int argc, char **argv)
 		printf("%llu bytes\n", (unsigned long long)s.fc_bound);
 	else
 		printf("unknown (not loaded by shunt load)\n");
+	printf("read counter: %s", rx_name(&s));
+	if (s.rx_hook == SHUNT_RX_NONE)
+		printf(" (this kernel has none: connections stay on TCP, see 'shunt features')");
+	else if (!s.rx_links)
+		printf(" (not loaded by shunt load: flow control cannot resume, half-closed sockets stay in the sockhash)");
+	else if (s.rx_hook == SHUNT_RX_FEXIT)
+		printf(" on inet_recvmsg and inet6_recvmsg (no sock_recv_length tracepoint before 6.3)");
+	else if (s.rx_hook == SHUNT_RX_TP)
+		printf(" sock_recv_length");
+	printf("\n");
 	printf("redirected:  %llu bytes in %llu messages\n",
 	       (unsigned long long)s.stats[SHUNT_ST_BYTES_REDIR],
 	       (unsigned long long)s.stats[SHUNT_ST_MSG_REDIR]);

@@ -28,6 +28,8 @@ static const struct cli_cmd cmds[] = {
 	  1, 1, cmd_ep_load },
 	{ "status", NULL, "[--json]", "what is loaded and attached, and the counters",
 	  0, 0, cmd_status },
+	{ "features", NULL, "[--json]",
+	  "probe what this kernel offers shunt: required parts, the read counter", 0, 0, cmd_features },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -53,7 +55,8 @@ static void usage(FILE *f)
 		"  shunt endpoint add web 10.0.0.2 fd00::2 --netns web --mac 02:00:00:00:00:02\n"
 		"  shunt endpoint add db 10.0.0.3 --netns /proc/4242/ns/net --network prod\n"
 		"  shunt endpoint load endpoints.json\n"
-		"  shunt status --json\n",
+		"  shunt status --json\n"
+		"  shunt features\n",
 		SHUNT_DEFAULT_PIN_DIR);
 }
 

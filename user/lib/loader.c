@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "loader.h"
+#include "feature.h"
 #include "log.h"
 #include "pinned.h"
 #include "shunt.skel.h"
@@ -56,6 +57,7 @@ const char *const shunt_stat_names[SHUNT_ST_MAX] = {
 	[SHUNT_ST_TCP_PEER_GONE]	= "tcp_peer_gone",
 	[SHUNT_ST_TCP_SEMANTICS]	= "tcp_semantics",
 	[SHUNT_ST_RX_EAGAIN]		= "kernel_eagain",
+	[SHUNT_ST_TCP_NO_RX_HOOK]	= "tcp_no_read_counter",
 };
 
 static char errbuf[1024];
@@ -125,19 +127,6 @@ static int ensure_bpffs(const char *pin_dir)
 
 /* --- load / unload -------------------------------------------------- */
 
-/* Feature probe: does the running kernel's BTF know this type? */
-static bool kernel_has_btf_type(const char *name)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool found;
-
-	if (!btf)
-		return false;
-	found = btf__find_by_name(btf, name) > 0;
-	btf__free(btf);
-	return found;
-}
-
 static void rm_tree(const char *dir)
 {
 	char path[PATH_MAX];
@@ -197,6 +186,48 @@ static int attach_pin(struct bpf_program *prog, const char *dir, const char *nam
 	return 0;
 }
 
+/* The read counter's link pins, whichever hook it is (links/<prog>). */
+static const char *const rx_links[] = { "shunt_recv", "shunt_recv4", "shunt_recv6" };
+
+/*
+ * Probes the kernel, refuses it if a required part is missing, and sets the
+ * object up for the read counter the probe chose: only that program loads.
+ */
+static int setup_features(struct shunt_bpf *skel, struct shunt_features *f)
+{
+	int err;
+
+	shunt_features_probe(f);
+	err = shunt_features_require(f);
+	if (err)
+		return err;
+	skel->rodata->rx_hook = f->rx_hook;
+	bpf_program__set_autoload(skel->progs.shunt_recv, f->rx_hook == SHUNT_RX_TP);
+	bpf_program__set_autoload(skel->progs.shunt_recv4, f->rx_hook == SHUNT_RX_FEXIT);
+	bpf_program__set_autoload(skel->progs.shunt_recv6, f->rx_hook == SHUNT_RX_FEXIT);
+	return 0;
+}
+
+/* The read counter's global tracing links, pinned at dir/links/<prog>. */
+static int attach_rx(struct shunt_bpf *skel, const char *dir)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.shunt_recv, skel->progs.shunt_recv4, skel->progs.shunt_recv6,
+	};
+	char name[64];
+	int err;
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		if (!bpf_program__autoload(progs[i]))
+			continue;
+		snprintf(name, sizeof(name), "links/%s", bpf_program__name(progs[i]));
+		err = attach_pin(progs[i], dir, name);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /*
  * Loads into PIN_DIR_loading_PID and renames that to PIN_DIR as the last step,
  * so an interrupted or failed load never leaves a half-populated instance.
@@ -204,9 +235,9 @@ static int attach_pin(struct bpf_program *prog, const char *dir, const char *nam
 int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts)
 {
 	char tmp[PATH_MAX], path[PATH_MAX + 64];
+	struct shunt_features feat;
 	struct shunt_bpf *skel = NULL;
 	struct bpf_map *map;
-	bool fc;
 	int err;
 
 	err = shunt_check_env();
@@ -234,16 +265,16 @@ int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts)
 	}
 	if (opts && opts->fc_bound)
 		skel->rodata->fc_bound = opts->fc_bound;
-	fc = kernel_has_btf_type("btf_trace_sock_recv_length");
-	if (!fc) {
-		/* Without the read counter a direction that gets fc_bound ahead
-		 * of its reader detours over TCP for good: safe, slower. */
-		pr_warn("kernel lacks tracepoint sock_recv_length (6.3+): flow control cannot resume redirects\n");
-		bpf_program__set_autoload(skel->progs.shunt_recv, false);
-	}
+	err = setup_features(skel, &feat);
+	if (err)
+		goto fail;
+	if (feat.rx_hook == SHUNT_RX_NONE)
+		pr_warn("read counter: %s\n", feat.rx_why);
+	else
+		pr_debug("read counter: %s\n", feat.rx_why);
 	err = shunt_bpf__load(skel);
 	if (err) {
-		err = shunt_set_error(err, "kernel refused shunt's BPF programs (%s); run with -v for the verifier log (kernel >= 6.6 with sockmap and BTF needed)",
+		err = shunt_set_error(err, "kernel refused shunt's BPF programs (%s); run with -v for the verifier log, 'shunt features' for what this kernel has",
 				      strerror(-err));
 		goto fail;
 	}
@@ -271,12 +302,10 @@ int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts)
 			goto fail;
 		}
 	}
-	/* The read counter of flow control: a global tracing link. */
-	if (fc) {
-		err = attach_pin(skel->progs.shunt_recv, tmp, "links/shunt_recv");
-		if (err)
-			goto fail;
-	}
+	/* The read counter: global tracing links. */
+	err = attach_rx(skel, tmp);
+	if (err)
+		goto fail;
 	err = pin_programs(skel->obj, tmp);
 	if (err)
 		goto fail;
@@ -306,6 +335,7 @@ static int open_pinned(const char *pin_dir, const char *kind, const char *name);
 int shunt_upgrade(const char *pin_dir)
 {
 	char path[PATH_MAX + 300];
+	struct shunt_features feat;
 	struct shunt_bpf *skel = NULL;
 	struct bpf_map *map;
 	struct dirent *de;
@@ -361,8 +391,9 @@ int shunt_upgrade(const char *pin_dir)
 	}
 	close(fd);
 	skel->rodata->fc_bound = bound;
-	if (!kernel_has_btf_type("btf_trace_sock_recv_length"))
-		bpf_program__set_autoload(skel->progs.shunt_recv, false);
+	err = setup_features(skel, &feat);
+	if (err)
+		goto out;
 	err = shunt_bpf__load(skel);
 	if (err) {
 		err = shunt_set_error(err, "kernel refused the new programs, or the pinned maps' layout differs (%s); the running instance is untouched",
@@ -416,14 +447,13 @@ int shunt_upgrade(const char *pin_dir)
 	 * both (a read counted twice could let a socket leave the sockhash
 	 * with bytes still queued; one not counted only keeps it longer).
 	 */
-	snprintf(path, sizeof(path), "%s/links/shunt_recv", pin_dir);
-	unlink(path);
-	if (bpf_program__autoload(skel->progs.shunt_recv)) {
-		snprintf(path, sizeof(path), "%s/links", pin_dir);
-		err = attach_pin(skel->progs.shunt_recv, path, "shunt_recv");
-		if (err)
-			goto out;
+	for (size_t i = 0; i < sizeof(rx_links) / sizeof(rx_links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/links/%s", pin_dir, rx_links[i]);
+		unlink(path);
 	}
+	err = attach_rx(skel, pin_dir);
+	if (err)
+		goto out;
 	err = pin_programs(skel->obj, pin_dir);
 	if (!err && pinned_new)
 		pr_info("upgrade added %d map(s)\n", pinned_new);
@@ -1014,10 +1044,20 @@ int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s)
 	info_len = sizeof(info);
 	if (!bpf_obj_get_info_by_fd(c->sockhash_fd, &info, &info_len))
 		s->max_sockets = info.max_entries;
+	s->rx_hook = -1;
 	fd = open_pinned(c->pin_dir, "progs", "shunt_msg");
 	if (fd >= 0) {
+		__u64 rx;
+
 		pinned_rodata_u64(fd, "fc_bound", &s->fc_bound);
+		if (!pinned_rodata_u64(fd, "rx_hook", &rx))
+			s->rx_hook = rx;
 		close(fd);
+	}
+	for (size_t i = 0; i < sizeof(rx_links) / sizeof(rx_links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/links/%s", c->pin_dir, rx_links[i]);
+		if (!access(path, F_OK))
+			s->rx_links++;
 	}
 
 	while (!bpf_map_get_next_key(c->sockhash_fd, prev, &nk)) {

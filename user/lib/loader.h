@@ -44,6 +44,8 @@ struct shunt_status {
 	int conns_redir;	/* connections with a redirected direction now */
 	__u32 max_sockets;	/* sockhash size (load --max-sockets) */
 	__u64 fc_bound;		/* flow-control bound in bytes; 0: unknown */
+	int rx_hook;		/* enum shunt_rx_hook loaded with; -1: unknown */
+	int rx_links;		/* read-counter links pinned (0: not counting) */
 	__u64 stats[SHUNT_ST_MAX];
 };
 
