@@ -3,7 +3,10 @@
 # tests/integ/t_*.sh with a timeout.  Exit 77 = skipped.  A test whose header
 # says `# xfail: REASON` is expected to hit a named kernel bug and exit 66
 # when it does: that counts as xfail, apart from passed and failed; if such
-# a test passes, the run fails so the mark gets removed.
+# a test passes, the run fails so the mark gets removed.  A mark can depend
+# on the kernel's behaviour: `# xfail-unless: FEATURE` drops it where
+# `shunt features` (the probe `shunt load` uses) finds FEATURE present, and
+# there the test must pass.
 # The last line is exactly `N passed, N failed, N skipped` (CI reads it).
 #   ONLY=regex   run only tests whose name matches
 #   TIMEOUT=s    per-test timeout (default 600)
@@ -74,9 +77,15 @@ for f in "$OUT"/fuzz/fuzz_*; do
 done
 
 echo "== integration tests"
+feats=$("$OUT/shunt" features --json 2>/dev/null) || feats='{"features": []}'
 for t in "$ROOT"/tests/integ/t_*.sh; do
 	name=integ/$(basename "$t" .sh)
 	xf=$(sed -n 's/^# xfail: //p' "$t" | head -1)
+	unless=$(sed -n 's/^# xfail-unless: //p' "$t" | head -1)
+	if [ -n "$xf" ] && [ -n "$unless" ] && jq -e --arg n "$unless" \
+		'.features[] | select(.name == $n) | .present' <<< "$feats" >/dev/null; then
+		xf=
+	fi
 	run_one "$name" "$xf" bash "$t"
 done
 

@@ -10,7 +10,7 @@ for i in 11 12 13; do ip -n "$NSA" addr add 10.10.0.$i/24 dev "$dev"; done
 shunt endpoint del ea
 shunt endpoint add ea 10.10.0.1 10.10.0.11 10.10.0.12 10.10.0.13 fd10::1 --netns "$NSA"
 
-PER=25000
+PER=$(scaled 25000)	# x 4 addresses: 100,000 (SHUNT_SCALE in slow guests)
 sockstat() { awk -v k="$1" '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }' /proc/net/sockstat; }
 mem0=$(sockstat mem)
 alloc0=$(sockstat alloc)

@@ -3,13 +3,14 @@
 # IPv4-mapped), every byte verified, the path proven by shunt's counters.
 source "$(dirname "$0")/lib.sh"
 pair_setup
+MB=$(scaled 64)	# per direction (SHUNT_SCALE in slow guests)
 
 run_stream() {
 	local addr=$1 port=$2
 	local before after
 	before=$(counter connections_redirected)
-	server "$NSB" "$CGB" "$TMPD/s$port.log" -a "$addr" -p "$port" -m stream -b 64M -n 1 -E -q
-	in_ns "$NSA" "$CGA" "$TRAFFIC" client -a "$addr" -p "$port" -m stream -b 64M -n 1 -E -q \
+	server "$NSB" "$CGB" "$TMPD/s$port.log" -a "$addr" -p "$port" -m stream -b ${MB}M -n 1 -E -q
+	in_ns "$NSA" "$CGA" "$TRAFFIC" client -a "$addr" -p "$port" -m stream -b ${MB}M -n 1 -E -q \
 		|| fail "client over $addr failed"
 	wait "$SERVER_PID" || { cat "$TMPD/s$port.log" >&2; fail "server over $addr failed"; }
 	after=$(counter connections_redirected)
@@ -23,8 +24,8 @@ run_stream fd10::2 7102
 bytes=$(counter bytes_redirected)
 detour=$(counter bytes_detoured)		# flow control, see t_integrity
 # (the tail after one end shut down goes by TCP, see t_integrity)
-[ $((bytes + detour)) -le $((4 * 64 * 1024 * 1024)) ] || fail "$bytes redirected + $detour detoured > 256 MiB"
-[ "$bytes" -ge $((64 * 1024 * 1024)) ] || fail "only $bytes bytes redirected"
+[ $((bytes + detour)) -le $((4 * MB * 1024 * 1024)) ] || fail "$bytes redirected + $detour detoured > $((4 * MB)) MiB"
+[ "$bytes" -ge $((MB * 1024 * 1024)) ] || fail "only $bytes bytes redirected"
 
 # A dual-stack (v6) server socket seeing an IPv4 client: v4-mapped addresses.
 before=$(counter connections_redirected)

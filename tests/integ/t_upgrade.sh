@@ -13,6 +13,7 @@ R1=$ROOT/.output/rebuild1/shunt
 R2=$ROOT/.output/rebuild2/shunt
 [ -x "$R1" ] && [ -x "$R2" ] || fail "rebuilt variants missing (make builds $R1 and $R2)"
 SHUNT_LOAD_ARGS="--fc-bound 2M --max-sockets 8192" pair_setup
+MB=$(scaled 256)	# per stream and direction (SHUNT_SCALE in slow guests)
 
 prog() { bpftool prog show pinned "$PIN/progs/$1" -j | jq -r ".$2"; }
 cg_prog_id() { bpftool cgroup show "$1" -j | jq '[.[] | select(.attach_type == "cgroup_sock_ops")][0].id'; }
@@ -23,9 +24,9 @@ old=$(prog shunt_sockops id)
 old_tag=$(prog shunt_msg tag)
 [ "$(cg_prog_id "$CGA")" = "$old" ] || fail "cgroup does not run the pinned program"
 [ "$(limits)" = "8192 2097152" ] || fail "status shows limits $(limits), loaded with 8192 sockets and a 2M bound"
-server "$NSB" "$CGB" "$TMPD/srv.log" -a 10.10.0.2 -p 7960 -m stream -b 256M -n 20 -E -q -t 120
+server "$NSB" "$CGB" "$TMPD/srv.log" -a 10.10.0.2 -p 7960 -m stream -b ${MB}M -n 20 -E -q -t 120
 SPID=$SERVER_PID
-in_ns "$NSA" "$CGA" "$TRAFFIC" client -a 10.10.0.2 -p 7960 -m stream -b 256M -n 20 -c 20 -E -q -t 120 \
+in_ns "$NSA" "$CGA" "$TRAFFIC" client -a 10.10.0.2 -p 7960 -m stream -b ${MB}M -n 20 -c 20 -E -q -t 120 \
 	> "$TMPD/cli.log" 2>&1 &
 CPID=$!
 for i in $(seq 100); do [ "$(status_field sockets)" -ge 40 ] && break; sleep 0.05; done

@@ -43,13 +43,13 @@ int cmd_features(struct cli_env *env, int argc, char **argv)
 	err = shunt_check_env();
 	if (err)
 		return cli_fail(err);
-	shunt_features_probe(&f);
+	shunt_features_probe(&f, true);
 	if (env->json) {
 		print_json(&f);
 		return 0;
 	}
 	for (int i = 0; i < f.n; i++)
-		printf("%-32s %-8s %-5s %s%s%s\n", f.f[i].name, f.f[i].err ? "missing" : "ok",
+		printf("%-38s %-8s %-5s %s%s%s\n", f.f[i].name, f.f[i].err ? "missing" : "ok",
 		       f.f[i].since, f.f[i].need, f.f[i].err ? ": " : "",
 		       f.f[i].err ? strerror(-f.f[i].err) : "");
 	printf("read counter: %s\n", f.rx_why);

@@ -12,11 +12,19 @@
  * reference host answers EPERM), else none, and then no connection is
  * redirected (a redirected socket could never leave the sockhash safely).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/bpf.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -88,6 +96,92 @@ static int probe_fexit(const char *func)
 	return err;
 }
 
+/*
+ * Behaviour probe: does FIONREAD count what a redirect queued, and what TCP
+ * queued while the socket is in a sockmap?  A loopback pair in the caller's
+ * netns, both in a two-slot sockmap whose sk_msg verdict redirects A's
+ * messages into B's ingress (BPF_F_INGRESS, as shunt does), except messages
+ * of 999 bytes, which pass to TCP.  The ioctl's sockmap handling has been
+ * fixed twice in stable kernels ("bpf, sockmap: Fix FIONREAD for sockmap",
+ * 6.12.75; "Account for receive queue in FIONREAD", 6.12.114); which
+ * applies is seen here, not guessed from a version.
+ * Writes 0 (counts), -EOPNOTSUPP (misses the bytes) or another -errno.
+ */
+static void probe_fionread(int *redir, int *tcp)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_1 },
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_0, .src_reg = BPF_REG_1,
+		  .off = offsetof(struct sk_msg_md, size) },
+		{ .code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = BPF_REG_0, .off = 7, .imm = 999 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_2, .src_reg = BPF_PSEUDO_MAP_FD },
+		{ 0 },	/* second half of the 64-bit map fd load */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .imm = 1 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_4, .imm = BPF_F_INGRESS },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_msg_redirect_map },
+		{ .code = BPF_JMP | BPF_EXIT },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = SK_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int map = -1, prog = -1, ls = -1, a = -1, b = -1, n, one = 1;
+	char buf[1000] = { 0 };
+	struct pollfd pfd;
+	__u32 k;
+
+	*redir = *tcp = -ENOTSUP;
+	map = bpf_map_create(BPF_MAP_TYPE_SOCKMAP, "shunt_probe", 4, 4, 2, NULL);
+	if (map < 0)
+		goto out;
+	insns[4].imm = map;
+	prog = bpf_prog_load(BPF_PROG_TYPE_SK_MSG, "shunt_probe", "GPL", insns,
+			     sizeof(insns) / sizeof(insns[0]), NULL);
+	if (prog < 0 || bpf_prog_attach(prog, map, BPF_SK_MSG_VERDICT, 0))
+		goto out;
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ls < 0 || a < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 1) ||
+	    getsockname(ls, (struct sockaddr *)&sa, &len) ||
+	    connect(a, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	b = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	setsockopt(a, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+	k = 0;
+	if (b < 0 || bpf_map_update_elem(map, &k, &a, BPF_ANY))
+		goto out;
+	k = 1;
+	if (bpf_map_update_elem(map, &k, &b, BPF_ANY))
+		goto out;
+	pfd = (struct pollfd){ .fd = b, .events = POLLIN };
+	if (send(a, buf, 1000, 0) != 1000 || poll(&pfd, 1, 2000) != 1 || ioctl(b, FIONREAD, &n))
+		goto out;
+	*redir = n == 1000 ? 0 : -EOPNOTSUPP;
+	if (recv(b, buf, sizeof(buf), MSG_DONTWAIT) != 1000)
+		goto out;
+	/* TCP delivers asynchronously (softirq): wait until it all arrived. */
+	if (send(a, buf, 999, 0) != 999)
+		goto out;
+	for (int i = 0; i < 200 && poll(&pfd, 1, 10) >= 0; i++) {
+		if (recv(b, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT) == 999)
+			break;
+	}
+	if (!ioctl(b, FIONREAD, &n))
+		*tcp = n == 999 ? 0 : -EOPNOTSUPP;
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (ls >= 0)
+		close(ls);
+	if (prog >= 0)
+		close(prog);
+	if (map >= 0)
+		close(map);
+}
+
 static void add(struct shunt_features *out, const char *name, const char *since,
 		const char *need, bool required, int err)
 {
@@ -109,9 +203,9 @@ static void helper(struct shunt_features *out, const char *name, const char *sin
 	add(out, name, since, "redirect", true, probe_rc(libbpf_probe_bpf_helper(type, id, NULL)));
 }
 
-void shunt_features_probe(struct shunt_features *out)
+void shunt_features_probe(struct shunt_features *out, bool behaviour)
 {
-	int tp, fx4, fx6;
+	int tp, fx4, fx6, fr, ft;
 
 	memset(out, 0, sizeof(*out));
 	add(out, "kernel BTF", "5.4", "CO-RE, BTF maps", true,
@@ -138,6 +232,14 @@ void shunt_features_probe(struct shunt_features *out)
 	       BPF_FUNC_sk_storage_get);
 	helper(out, "sk_msg: bpf_skc_to_tcp_sock", "5.15", BPF_PROG_TYPE_SK_MSG,
 	       BPF_FUNC_skc_to_tcp_sock);
+
+	if (behaviour) {
+		probe_fionread(&fr, &ft);
+		add(out, "FIONREAD counts redirected bytes", "6.12.75",
+		    "ioctl(FIONREAD) (README, Limitations)", false, fr);
+		add(out, "FIONREAD counts TCP bytes in sockmap", "6.12.114",
+		    "ioctl(FIONREAD) during a detour", false, ft);
+	}
 
 	tp = probe_btf_type("btf_trace_sock_recv_length");
 	add(out, "tracepoint sock_recv_length", "6.3", "read counter (1st choice)", false, tp);

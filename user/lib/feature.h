@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+/* (Not "features.h": user/lib is on the include path, glibc has one.) */
 #define SHUNT_MAX_FEATURES 24
 
 struct shunt_feature {
@@ -28,8 +29,12 @@ struct shunt_features {
 	char rx_why[256];	/* the choice in words, for status and load */
 };
 
-/* Probes everything; never fails (a failed probe is an absent feature). */
-void shunt_features_probe(struct shunt_features *out);
+/*
+ * Probes everything; never fails (a failed probe is an absent feature).
+ * @behaviour: also run the behaviour probes (a loopback connection in the
+ * caller's netns through a sockmap), which `shunt load` does not need.
+ */
+void shunt_features_probe(struct shunt_features *out, bool behaviour);
 /* 0, or -ENOTSUP with the first missing required feature in shunt_strerror(). */
 int shunt_features_require(const struct shunt_features *f);
 const char *shunt_rx_hook_name(__u32 rx_hook);

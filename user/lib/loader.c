@@ -197,7 +197,7 @@ static int setup_features(struct shunt_bpf *skel, struct shunt_features *f)
 {
 	int err;
 
-	shunt_features_probe(f);
+	shunt_features_probe(f, false);
 	err = shunt_features_require(f);
 	if (err)
 		return err;

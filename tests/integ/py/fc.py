@@ -61,6 +61,8 @@ def client(addr, port, total, stall, mode, pace=""):
     while state["off"] < total:
         off = state["off"]
         n = min(65536, total - off)
+        if pace == "bursts":            # end each burst on its boundary, so
+            n = min(n, (((off >> 23) + 1) << 23) - off)   # the ack means "all read"
         try:
             sent = c.send(chunk(off, n))
         except BlockingIOError:
