@@ -71,8 +71,19 @@ def client(addr, port, total, stall, mode, pace=""):
         h.update(chunk(off, sent))
         state["off"] = off + sent
         if pace == "bursts" and (off + sent) >> 23 != off >> 23:
-            c.setblocking(True)         # wait for the reader to have it all
-            if c.recv(1) != b"k":
+            # Wait for the reader to have it all, with poll: a blocking read
+            # here would be a second t_blocking_duplex (the ACKs of our
+            # detoured bytes wake it with nothing queued: tcp_bpf_recvmsg
+            # EAGAIN, README Limitations), not a flow-control check.
+            c.setblocking(False)
+            while True:
+                select.select([c], [], [], 30)
+                try:
+                    k = c.recv(1)
+                    break
+                except BlockingIOError:
+                    continue            # woken with nothing queued yet
+            if k != b"k":
                 sys.exit("client: no burst ack")
             c.setblocking(mode == "block")
     t.join()
