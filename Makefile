@@ -40,7 +40,7 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all clean test demo deps fuzz bench
+.PHONY: all clean test demo deps fuzz bench vmtest
 .DELETE_ON_ERROR:
 
 # Rebuilt variants of shunt that t_upgrade upgrades a running instance to:
@@ -48,7 +48,7 @@ FUZZ_SECONDS ?= 60
 REBUILDS := $(OUTPUT)/rebuild1/shunt $(OUTPUT)/rebuild2/shunt
 
 all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
-     $(ASAN_BINS) $(FUZZ_BINS) $(REBUILDS)
+     $(ASAN_BINS) $(FUZZ_BINS) $(REBUILDS) $(OUTPUT)/tests/vsock_probe.bpf.o $(OUTPUT)/vsock-probe
 
 $(OUTPUT)/rebuild%/shunt: bpf/shunt.bpf.c $(HDRS) $(LIB_SRCS) $(CLI_SRCS) $(OUTPUT)/vmlinux.h
 	$(Q)mkdir -p $(@D) && cp -p $(OUTPUT)/vmlinux.h $(@D)/
@@ -105,6 +105,15 @@ $(OUTPUT)/shunt-bench: tests/tools/shunt-bench.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread $< -lm -o $@
 
+# t_vsock_probe: what sockmap does with AF_VSOCK on the running kernel.
+$(OUTPUT)/tests/vsock_probe.bpf.o: tests/bpf/vsock_probe.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/vsock-probe: tests/tools/vsock-probe.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread $< -lbpf -lelf -lz -o $@
+
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libshunt.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libshunt.a $(LDLIBS) -lcmocka -o $@
@@ -132,6 +141,13 @@ bench: deps
 	$(Q)bash scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench.sh
+
+# make vmtest: tests/run.sh inside QEMU on another kernel (scripts/vmtest.sh:
+# KERNEL=debian-6.1|debian-6.12|src-6.12|host, ONLY, TIMEOUT, SHUNT_SCALE).
+vmtest: deps
+	$(Q)bash scripts/deps.sh vmtest
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/vmtest.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

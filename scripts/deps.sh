@@ -12,6 +12,10 @@ PKGS=(
 
 # `deps.sh bench`: also what make bench needs for its chart.
 [ "${1:-}" = bench ] && PKGS+=(gnuplot-nox)
+# `deps.sh vmtest`: QEMU and a busybox initramfs for make vmtest's Debian
+# kernels, and what KERNEL=src-6.12 needs to build Debian's 6.12 source.
+[ "${1:-}" = vmtest ] && PKGS+=(qemu-system-x86 busybox-static cpio kmod xz-utils
+	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev dwarves)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -40,6 +40,8 @@ run_one() {
 		failn=$((failn + 1))
 	elif [ $rc -eq 0 ]; then
 		echo "ok (${dur}s)"
+		# what a passing test reports (probes: t_features, t_vsock_probe)
+		sed -n 's/^report: /    > /p' "$logf"
 		pass=$((pass + 1))
 	elif [ $rc -eq 77 ]; then
 		echo "skipped: $(grep -m1 '^SKIP' "$logf" | sed 's/^SKIP: //')"

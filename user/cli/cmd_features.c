@@ -49,7 +49,8 @@ int cmd_features(struct cli_env *env, int argc, char **argv)
 		return 0;
 	}
 	for (int i = 0; i < f.n; i++)
-		printf("%-38s %-8s %-5s %s%s%s\n", f.f[i].name, f.f[i].err ? "missing" : "ok",
+		printf("%-38s %-8s %-5s %s%s%s\n", f.f[i].name,
+		       f.f[i].required ? (f.f[i].err ? "MISSING" : "ok") : (f.f[i].err ? "no" : "yes"),
 		       f.f[i].since, f.f[i].need, f.f[i].err ? ": " : "",
 		       f.f[i].err ? strerror(-f.f[i].err) : "");
 	printf("read counter: %s\n", f.rx_why);

@@ -65,6 +65,29 @@ static int probe_btf_type(const char *name)
 	return id > 0 ? 0 : -ENOENT;
 }
 
+/* 0 if struct @type's member @member is a plain field, -EOPNOTSUPP if a bitfield. */
+static int probe_plain_member(const char *type, const char *member)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_member *m;
+	const struct btf_type *t;
+	int id, err = -ENOENT;
+
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	m = t ? btf_members(t) : NULL;
+	for (int i = 0; t && i < btf_vlen(t); i++, m++) {
+		if (strcmp(btf__name_by_offset(btf, m->name_off), member))
+			continue;
+		err = btf_member_bitfield_size(t, i) ? -EOPNOTSUPP : 0;
+		break;
+	}
+	btf__free(btf);
+	return err;
+}
+
 /* Load and attach `r0 = 0; exit` as fexit of @func, then drop both. */
 static int probe_fexit(const char *func)
 {
@@ -241,6 +264,8 @@ void shunt_features_probe(struct shunt_features *out, bool behaviour)
 		    "ioctl(FIONREAD) during a detour", false, ft);
 	}
 
+	add(out, "sock.sk_userlocks a plain u8", "6.9", "none: CO-RE reads it as a bitfield before",
+	    false, probe_plain_member("sock", "sk_userlocks"));
 	tp = probe_btf_type("btf_trace_sock_recv_length");
 	add(out, "tracepoint sock_recv_length", "6.3", "read counter (1st choice)", false, tp);
 	fx4 = probe_fexit("inet_recvmsg");
