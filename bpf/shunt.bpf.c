@@ -178,9 +178,12 @@ static __always_inline struct shunt_sock_key *conn_key(struct shunt_sk *st)
  */
 #define CAS_TRIES 8
 
-/* Set @set and clear @clr unless any of @forbid is set. 0 on success. */
-static __always_inline int conn_update(struct shunt_conn *c, __u32 set,
-				       __u32 clr, __u32 forbid)
+/*
+ * Set @set and clear @clr unless any of @forbid is set. 0 on success; then
+ * *@was (if given) holds the word as it was just before the update.
+ */
+static __always_inline int conn_update_was(struct shunt_conn *c, __u32 set,
+					   __u32 clr, __u32 forbid, __u32 *was)
 {
 	for (int i = 0; i < CAS_TRIES; i++) {
 		__u32 old = c->state;
@@ -188,10 +191,19 @@ static __always_inline int conn_update(struct shunt_conn *c, __u32 set,
 		if (old & forbid)
 			return -1;
 		if (__sync_val_compare_and_swap(&c->state, old,
-						(old | set) & ~clr) == old)
+						(old | set) & ~clr) == old) {
+			if (was)
+				*was = old;
 			return 0;
+		}
 	}
 	return -1;
+}
+
+static __always_inline int conn_update(struct shunt_conn *c, __u32 set,
+				       __u32 clr, __u32 forbid)
+{
+	return conn_update_was(c, set, clr, forbid, NULL);
 }
 
 static __always_inline int sockops_addr(struct bpf_sock_ops *skops, int local,
@@ -554,7 +566,7 @@ static __always_inline int redirect(struct sk_msg_md *msg, struct shunt_sk *st,
 static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
 				  __u32 size)
 {
-	__u32 peer_rx = rx_bit(!st->active), peer_gone = gone_bit(!st->active);
+	__u32 peer_rx = rx_bit(!st->active), peer_gone = gone_bit(!st->active), was = 0;
 	struct shunt_conn *conn;
 	struct tcp_sock *tp;
 
@@ -568,12 +580,18 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
 	if (!conn)
 		return SHUNT_ST_TCP_PEER_GONE;
 	__sync_fetch_and_add(&conn->sent[me_idx(st)], size);
-	if (conn_update(conn, peer_rx, 0, SHUNT_CONN_TCP | peer_gone))
+	if (conn_update_was(conn, peer_rx, 0, SHUNT_CONN_TCP | peer_gone, &was))
 		return SHUNT_ST_TCP_CONN_TCP;
 
 	if (!redirect(msg, st, conn, size)) {
-		/* Counted once per connection: by whichever end sends first. */
-		if (!(conn->state & rx_bit(st->active)))
+		/*
+		 * Counted once per connection, by the end whose CAS came first:
+		 * it did not see the peer's claim on us (our RX bit).  Reading
+		 * the word again here instead lost the count when both ends'
+		 * first sends ran at once (each saw the other's claim); a
+		 * debian-6.1 guest did that in one of three runs.
+		 */
+		if (!(was & rx_bit(st->active)))
 			stat_add(SHUNT_ST_CONN_REDIR, 1);
 		return SHUNT_ST_MAX;
 	}

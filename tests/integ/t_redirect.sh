@@ -9,8 +9,11 @@ run_stream() {
 	local addr=$1 port=$2
 	local before after
 	before=$(counter connections_redirected)
-	server "$NSB" "$CGB" "$TMPD/s$port.log" -a "$addr" -p "$port" -m stream -b ${MB}M -n 1 -E -q
-	in_ns "$NSA" "$CGA" "$TRAFFIC" client -a "$addr" -p "$port" -m stream -b ${MB}M -n 1 -E -q \
+	# -D: both ends write 50 ms after connect and accept, once both have
+	# joined the sockhash (in a slow guest a write at once can lose the
+	# setup race, and the connection runs on TCP: t_ordering's subject).
+	server "$NSB" "$CGB" "$TMPD/s$port.log" -a "$addr" -p "$port" -m stream -b ${MB}M -n 1 -E -q -D 50
+	in_ns "$NSA" "$CGA" "$TRAFFIC" client -a "$addr" -p "$port" -m stream -b ${MB}M -n 1 -E -q -D 50 \
 		|| fail "client over $addr failed"
 	wait "$SERVER_PID" || { cat "$TMPD/s$port.log" >&2; fail "server over $addr failed"; }
 	after=$(counter connections_redirected)
@@ -19,7 +22,7 @@ run_stream() {
 
 run_stream 10.10.0.2 7101
 run_stream fd10::2 7102
-[ "$(counter directions_redirected)" -eq 4 ] || fail "want 4 redirected directions"
+[ "$(counter directions_redirected)" -eq 4 ] || { shunt status --json | jq -c ".counters, .tcp_reasons" >&2; fail "want 4 redirected directions"; }
 [ "$(counter directions_tcp)" -eq 0 ] || fail "a direction fell back to TCP"
 bytes=$(counter bytes_redirected)
 detour=$(counter bytes_detoured)		# flow control, see t_integrity
@@ -29,8 +32,8 @@ detour=$(counter bytes_detoured)		# flow control, see t_integrity
 
 # A dual-stack (v6) server socket seeing an IPv4 client: v4-mapped addresses.
 before=$(counter connections_redirected)
-server "$NSB" "$CGB" "$TMPD/s3.log" -a :: -p 7103 -m stream -b 8M -n 1 -E -q
-in_ns "$NSA" "$CGA" "$TRAFFIC" client -a 10.10.0.2 -p 7103 -m stream -b 8M -n 1 -E -q || fail "v4 to dual-stack failed"
+server "$NSB" "$CGB" "$TMPD/s3.log" -a :: -p 7103 -m stream -b 8M -n 1 -E -q -D 50
+in_ns "$NSA" "$CGA" "$TRAFFIC" client -a 10.10.0.2 -p 7103 -m stream -b 8M -n 1 -E -q -D 50 || fail "v4 to dual-stack failed"
 wait "$SERVER_PID" || fail "dual-stack server failed"
 [ $(( $(counter connections_redirected) - before )) -eq 1 ] || fail "v4-mapped connection not redirected"
 

@@ -421,7 +421,7 @@ static int duplex(struct conn *c)
 	pthread_t t;
 	int err;
 
-	if (!opt.server && opt.delay)	/* -D: let the peer speak first */
+	if (opt.delay)	/* -D: let the peer speak first, or join the sockhash */
 		usleep(opt.delay * 1000);
 	if (inline_tx)
 		tx_thread(c);
@@ -681,7 +681,7 @@ static void usage(void)
 "  -S SEED   pattern seed, the same on both sides, default 0\n"
 "  -N        set TCP_NODELAY\n"
 "  -E        event-driven: nonblocking sockets, poll() on EAGAIN\n"
-"  -D MS     client: wait MS milliseconds after connect before writing\n"
+"  -D MS     wait MS milliseconds after connect (accept) before writing\n"
 "  -q        quiet: no per-connection lines\n"
 "  -1        stream: client to server only\n"
 "  -e        halfclose: server sends half its reply before reading\n"
