@@ -790,14 +790,19 @@ int BPF_PROG(shunt_recv, struct sock *sk, int ret, int flags)
 }
 
 #ifdef SHUNT_CLI_OBJ	/* not in the bpftool object: see the Makefile */
-SEC("?fexit/inet_recvmsg")
-int BPF_PROG(shunt_recv4, struct socket *sock, struct msghdr *msg, size_t size,
-	     int flags, int ret)
+static __always_inline void on_recvmsg_exit(struct socket *sock, int flags, int ret)
 {
 	struct sock *sk = sock->sk;
 
 	if (sk)
 		on_read(sk, ret, flags);
+}
+
+SEC("?fexit/inet_recvmsg")
+int BPF_PROG(shunt_recv4, struct socket *sock, struct msghdr *msg, size_t size,
+	     int flags, int ret)
+{
+	on_recvmsg_exit(sock, flags, ret);
 	return 0;
 }
 
@@ -805,10 +810,7 @@ SEC("?fexit/inet6_recvmsg")
 int BPF_PROG(shunt_recv6, struct socket *sock, struct msghdr *msg, size_t size,
 	     int flags, int ret)
 {
-	struct sock *sk = sock->sk;
-
-	if (sk)
-		on_read(sk, ret, flags);
+	on_recvmsg_exit(sock, flags, ret);
 	return 0;
 }
 #endif
