@@ -70,7 +70,16 @@ export PATH=$VM_PATH HOME=/root TERM=dumb LANG=C.UTF-8
 exec > "$RES/init.log" 2>&1
 echo "kernel $(uname -r)"
 
+# A tree under /tmp (a clean clone in /tmp/x) would vanish under the
+# guest's tmpfs: hold it on a bind mount and put it back at its path.
+case $VM_ROOT/ in
+/tmp/*) mkdir -p /run/vmtest-tree && mount --bind "$VM_ROOT" /run/vmtest-tree ;;
+esac
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+if mountpoint -q /run/vmtest-tree 2>/dev/null; then
+	mkdir -p "$VM_ROOT" && mount --bind /run/vmtest-tree "$VM_ROOT" && umount /run/vmtest-tree
+	echo "tree $VM_ROOT: kept over the guest's /tmp"
+fi
 if [ -n "${VM_MODDIR:-}" ]; then
 	for m in overlay veth sch_netem sch_tbf vsock_loopback; do
 		if modprobe -d "$VM_MODDIR" "$m"; then echo "module $m: loaded"; else echo "module $m: FAILED to load"; fi
