@@ -53,22 +53,14 @@ static int probe_rc(int rc)
 	return rc < 0 ? rc : -ENOTSUP;
 }
 
-static int probe_btf_type(const char *name)
+static int probe_btf_type(const struct btf *btf, const char *name)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	int id;
-
-	if (!btf)
-		return -ENOENT;
-	id = btf__find_by_name(btf, name);
-	btf__free(btf);
-	return id > 0 ? 0 : -ENOENT;
+	return btf && btf__find_by_name(btf, name) > 0 ? 0 : -ENOENT;
 }
 
 /* 0 if struct @type's member @member is a plain field, -EOPNOTSUPP if a bitfield. */
-static int probe_plain_member(const char *type, const char *member)
+static int probe_plain_member(const struct btf *btf, const char *type, const char *member)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_member *m;
 	const struct btf_type *t;
 	int id, err = -ENOENT;
@@ -84,24 +76,21 @@ static int probe_plain_member(const char *type, const char *member)
 		err = btf_member_bitfield_size(t, i) ? -EOPNOTSUPP : 0;
 		break;
 	}
-	btf__free(btf);
 	return err;
 }
 
 /* Load and attach `r0 = 0; exit` as fexit of @func, then drop both. */
-static int probe_fexit(const char *func)
+static int probe_fexit(const struct btf *btf, const char *func)
 {
 	struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	struct btf *btf = btf__load_vmlinux_btf();
 	int id, fd, link, err = 0;
 
 	if (!btf)
 		return -ENOENT;
 	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
-	btf__free(btf);
 	if (id <= 0)
 		return -ENOENT;
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_TRACE_FEXIT,
@@ -226,9 +215,10 @@ static void helper(struct shunt_features *out, const char *name, const char *sin
 	add(out, name, since, "redirect", true, probe_rc(libbpf_probe_bpf_helper(type, id, NULL)));
 }
 
-void shunt_features_probe(struct shunt_features *out, bool behaviour)
+void shunt_features_probe(struct shunt_features *out, bool full)
 {
-	int tp, fx4, fx6, fr, ft;
+	struct btf *btf = btf__load_vmlinux_btf();
+	int tp, fx4 = -ENOENT, fx6 = -ENOENT, fr, ft;
 
 	memset(out, 0, sizeof(*out));
 	add(out, "kernel BTF", "5.4", "CO-RE, BTF maps", true,
@@ -256,7 +246,7 @@ void shunt_features_probe(struct shunt_features *out, bool behaviour)
 	helper(out, "sk_msg: bpf_skc_to_tcp_sock", "5.15", BPF_PROG_TYPE_SK_MSG,
 	       BPF_FUNC_skc_to_tcp_sock);
 
-	if (behaviour) {
+	if (full) {
 		probe_fionread(&fr, &ft);
 		add(out, "FIONREAD counts redirected bytes", "6.12.75",
 		    "ioctl(FIONREAD) (README, Limitations)", false, fr);
@@ -265,13 +255,17 @@ void shunt_features_probe(struct shunt_features *out, bool behaviour)
 	}
 
 	add(out, "sock.sk_userlocks a plain u8", "6.9", "none: CO-RE reads it as a bitfield before",
-	    false, probe_plain_member("sock", "sk_userlocks"));
-	tp = probe_btf_type("btf_trace_sock_recv_length");
+	    false, probe_plain_member(btf, "sock", "sk_userlocks"));
+	tp = probe_btf_type(btf, "btf_trace_sock_recv_length");
 	add(out, "tracepoint sock_recv_length", "6.3", "read counter (1st choice)", false, tp);
-	fx4 = probe_fexit("inet_recvmsg");
-	fx6 = probe_fexit("inet6_recvmsg");
-	add(out, "fexit on inet_recvmsg", "5.5", "read counter (2nd choice)", false, fx4);
-	add(out, "fexit on inet6_recvmsg", "5.5", "read counter (2nd choice)", false, fx6);
+	/* `shunt load` attaches the trampolines only where it may use them. */
+	if (full || tp) {
+		fx4 = probe_fexit(btf, "inet_recvmsg");
+		fx6 = probe_fexit(btf, "inet6_recvmsg");
+		add(out, "fexit on inet_recvmsg", "5.5", "read counter (2nd choice)", false, fx4);
+		add(out, "fexit on inet6_recvmsg", "5.5", "read counter (2nd choice)", false, fx6);
+	}
+	btf__free(btf);
 
 	if (!tp) {
 		out->rx_hook = SHUNT_RX_TP;

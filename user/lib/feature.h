@@ -30,11 +30,12 @@ struct shunt_features {
 };
 
 /*
- * Probes everything; never fails (a failed probe is an absent feature).
- * @behaviour: also run the behaviour probes (a loopback connection in the
- * caller's netns through a sockmap), which `shunt load` does not need.
+ * Probes the kernel; never fails (a failed probe is an absent feature).
+ * @full: also what `shunt load` does not need: the behaviour probes (a
+ * loopback connection in the caller's netns through a sockmap), and the
+ * fexit alternative where the tracepoint exists.
  */
-void shunt_features_probe(struct shunt_features *out, bool behaviour);
+void shunt_features_probe(struct shunt_features *out, bool full);
 /* 0, or -ENOTSUP with the first missing required feature in shunt_strerror(). */
 int shunt_features_require(const struct shunt_features *f);
 const char *shunt_rx_hook_name(__u32 rx_hook);
