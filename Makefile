@@ -33,7 +33,7 @@ HDRS     := $(wildcard include/shunt/*.h user/lib/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # The pure parts of user space, also built with sanitizers and fuzzed.
-PURE_SRCS := user/lib/endpoint.c user/lib/args.c
+PURE_SRCS := user/lib/endpoint.c user/lib/args.c user/lib/error.c
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	     -fno-sanitize-recover=all -Wall -Wextra -Werror -Iinclude -Iuser/lib
 ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
@@ -91,7 +91,7 @@ $(OUTPUT)/cli/%.o: user/cli/%.c $(HDRS) $(OUTPUT)/shunt.skel.h | $(OUTPUT)/cli
 
 $(OUTPUT)/libshunt.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(OUTPUT)/shunt: $(CLI_OBJS) $(OUTPUT)/libshunt.a
 	$(call msg,LINK,$@)

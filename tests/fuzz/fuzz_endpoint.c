@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = 0;
 	if (ep_table_parse_json(&t, text, "fuzz")) {
-		if (strchr(ep_strerror(), '\n'))
+		if (strchr(shunt_strerror(), '\n'))
 			abort();	/* errors are one line */
 		free(text);
 		return 0;

@@ -28,7 +28,7 @@ static void test_addr_parse(void **state)
 	addr_format(&a, buf, sizeof(buf));
 	assert_string_equal(buf, "10.0.0.9");
 	assert_int_not_equal(addr_parse("10.0.0.300", &a), 0);
-	assert_string_equal(ep_strerror(), "bad IPv4 address \"10.0.0.300\"");
+	assert_string_equal(shunt_strerror(), "bad IPv4 address \"10.0.0.300\"");
 	assert_int_not_equal(addr_parse("fd00::zz", &a), 0);
 	assert_int_not_equal(addr_parse("", &a), 0);
 	assert_int_not_equal(addr_parse("0.0.0.0", &a), 0);
@@ -79,10 +79,10 @@ static void test_table_rules(void **state)
 	assert_int_equal(ep_table_add(&t, &e), 0);
 	e = mk("a", "n1", "10.0.0.2");
 	assert_int_not_equal(ep_table_add(&t, &e), 0);	/* duplicate name */
-	assert_non_null(strstr(ep_strerror(), "already exists"));
+	assert_non_null(strstr(shunt_strerror(), "already exists"));
 	e = mk("b", "n1", "10.0.0.1");
 	assert_int_not_equal(ep_table_add(&t, &e), 0);	/* address taken */
-	assert_non_null(strstr(ep_strerror(), "already belongs to endpoint \"a\""));
+	assert_non_null(strstr(shunt_strerror(), "already belongs to endpoint \"a\""));
 	e = mk("b", "n2", "10.0.0.1");
 	assert_int_equal(ep_table_add(&t, &e), 0);	/* other network: fine */
 	e = mk("c", "n1", "::ffff:10.0.0.1");		/* mapped == IPv4 */
@@ -135,9 +135,9 @@ static void expect_error(const char *json, const char *msg)
 	struct ep_table t;
 
 	assert_int_not_equal(ep_table_parse_json(&t, json, "f.json"), 0);
-	if (!strstr(ep_strerror(), msg))
-		fail_msg("error \"%s\" lacks \"%s\"", ep_strerror(), msg);
-	assert_null(strchr(ep_strerror(), '\n'));	/* one line */
+	if (!strstr(shunt_strerror(), msg))
+		fail_msg("error \"%s\" lacks \"%s\"", shunt_strerror(), msg);
+	assert_null(strchr(shunt_strerror(), '\n'));	/* one line */
 }
 
 static void test_json_errors(void **state)
@@ -204,9 +204,9 @@ static void test_args_ep_add(void **state)
 	assert_true(ep.has_mac);
 	assert_int_not_equal(args_ep_add(3, noaddr, &ep), 0);
 	assert_int_not_equal(args_ep_add(4, badopt, &ep), 0);
-	assert_non_null(strstr(ep_strerror(), "unknown option --nets"));
+	assert_non_null(strstr(shunt_strerror(), "unknown option --nets"));
 	assert_int_not_equal(args_ep_add(3, noval, &ep), 0);
-	assert_non_null(strstr(ep_strerror(), "needs a value"));
+	assert_non_null(strstr(shunt_strerror(), "needs a value"));
 	assert_int_not_equal(args_ep_add(4, badnet, &ep), 0);
 }
 

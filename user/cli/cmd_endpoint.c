@@ -18,7 +18,7 @@ static int edit_table(struct cli_env *env, const struct endpoint *add,
 	int err;
 
 	if (file && ep_table_load_file(&nt, file)) {
-		pr_warn("%s\n", ep_strerror());
+		pr_warn("%s\n", shunt_strerror());
 		return 1;
 	}
 	err = cli_open(env, &c);
@@ -34,9 +34,9 @@ static int edit_table(struct cli_env *env, const struct endpoint *add,
 		if (err)
 			goto out;
 		if (add && ep_table_add(&t, add))
-			err = shunt_set_error(EEXIST, "%s", ep_strerror());
+			err = shunt_set_error(EEXIST, "%s", shunt_strerror());
 		else if (del && ep_table_del(&t, del))
-			err = shunt_set_error(ENOENT, "%s", ep_strerror());
+			err = shunt_set_error(ENOENT, "%s", shunt_strerror());
 		if (err)
 			goto out;
 	}
@@ -52,7 +52,7 @@ int cmd_ep_add(struct cli_env *env, int argc, char **argv)
 	struct endpoint ep;
 
 	if (args_ep_add(argc, argv, &ep)) {
-		pr_warn("%s\n", ep_strerror());
+		pr_warn("%s\n", shunt_strerror());
 		return 2;
 	}
 	return edit_table(env, &ep, NULL, NULL);

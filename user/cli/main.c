@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	argc--;
 	argv++;
 	if (args_globals(&argc, argv, &g)) {
-		pr_warn("%s\n", ep_strerror());
+		pr_warn("%s\n", shunt_strerror());
 		return 2;
 	}
 	if (g.help || argc == 0) {

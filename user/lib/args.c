@@ -39,10 +39,10 @@ int args_globals(int *argc, char **argv, struct global_opts *g)
 		}
 		r = opt_value(*argc, argv, &i, "--pin-dir", &g->pin_dir);
 		if (r < 0)
-			return ep_fail(EINVAL, "--pin-dir needs a directory");
+			return shunt_set_error(EINVAL, "--pin-dir needs a directory");
 		if (r > 0) {
 			if (g->pin_dir[0] != '/')
-				return ep_fail(EINVAL, "--pin-dir %s: must be an absolute path",
+				return shunt_set_error(EINVAL, "--pin-dir %s: must be an absolute path",
 					       g->pin_dir);
 			continue;
 		}
@@ -72,7 +72,7 @@ int args_ep_add(int argc, char **argv, struct endpoint *ep)
 			if (r < 0 || !val[0])
 				goto missing;
 			if (strlen(val) >= sizeof(ep->netns))
-				return ep_fail(EINVAL, "--netns: longer than %zu characters",
+				return shunt_set_error(EINVAL, "--netns: longer than %zu characters",
 					       sizeof(ep->netns) - 1);
 			strcpy(ep->netns, val);
 		} else if ((r = opt_value(argc, argv, &i, "--mac", &val))) {
@@ -88,14 +88,14 @@ int args_ep_add(int argc, char **argv, struct endpoint *ep)
 				return -EINVAL;
 			strcpy(ep->network, val);
 		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			return ep_fail(EINVAL, "endpoint add: unknown option %s", argv[i]);
+			return shunt_set_error(EINVAL, "endpoint add: unknown option %s", argv[i]);
 		} else if (!ep->name[0]) {
 			if (name_check(argv[i]))
 				return -EINVAL;
 			strcpy(ep->name, argv[i]);
 		} else {
 			if (ep->naddrs == SHUNT_MAX_ADDRS)
-				return ep_fail(EINVAL, "endpoint add: at most %d addresses",
+				return shunt_set_error(EINVAL, "endpoint add: at most %d addresses",
 					       SHUNT_MAX_ADDRS);
 			if (addr_parse(argv[i], &ep->addrs[ep->naddrs]))
 				return -EINVAL;
@@ -103,8 +103,8 @@ int args_ep_add(int argc, char **argv, struct endpoint *ep)
 		}
 	}
 	if (!ep->name[0] || !ep->naddrs)
-		return ep_fail(EINVAL, "endpoint add: need NAME and at least one ADDR");
+		return shunt_set_error(EINVAL, "endpoint add: need NAME and at least one ADDR");
 	return 0;
 missing:
-	return ep_fail(EINVAL, "endpoint add: %s needs a value", argv[argc - 1]);
+	return shunt_set_error(EINVAL, "endpoint add: %s needs a value", argv[argc - 1]);
 }

@@ -15,7 +15,7 @@ struct global_opts {
 /*
  * Takes the global options (--pin-dir DIR, -v/--verbose, -j/--json,
  * -h/--help) out of argv wherever they stand, compacting the rest.  Returns
- * 0 or -EINVAL with ep_strerror() set.
+ * 0 or -EINVAL with shunt_strerror() set.
  */
 int args_globals(int *argc, char **argv, struct global_opts *g);
 

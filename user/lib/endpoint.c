@@ -2,37 +2,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
 
 #include "endpoint.h"
-
-static char ep_err[512];
-
-const char *ep_strerror(void)
-{
-	return ep_err;
-}
-
-int ep_fail(int err, const char *fmt, ...)
-{
-	char buf[sizeof(ep_err)];
-	va_list ap;
-
-	/* Through a copy: callers may pass ep_strerror() as an argument. */
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	/* Errors quote user input: keep them one printable line. */
-	for (char *p = buf; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	memcpy(ep_err, buf, sizeof(ep_err));
-	return -err;
-}
 
 int addr_parse(const char *s, struct shunt_addr *out)
 {
@@ -41,17 +16,17 @@ int addr_parse(const char *s, struct shunt_addr *out)
 	memset(out, 0, sizeof(*out));
 	if (strchr(s, ':')) {
 		if (inet_pton(AF_INET6, s, a) != 1)
-			return ep_fail(EINVAL, "bad IPv6 address \"%s\"", s);
+			return shunt_set_error(EINVAL, "bad IPv6 address \"%s\"", s);
 		shunt_addr_set(out, 1, a);
 	} else {
 		if (inet_pton(AF_INET, s, a) != 1)
-			return ep_fail(EINVAL, "bad IPv4 address \"%s\"", s);
+			return shunt_set_error(EINVAL, "bad IPv4 address \"%s\"", s);
 		shunt_addr_set(out, 0, a);
 	}
 	if ((out->family == SHUNT_AF_INET && out->a[0] == 0) ||
 	    (out->family == SHUNT_AF_INET6 && !(out->a[0] | out->a[1] |
 						out->a[2] | out->a[3])))
-		return ep_fail(EINVAL, "unspecified address \"%s\"", s);
+		return shunt_set_error(EINVAL, "unspecified address \"%s\"", s);
 	return 0;
 }
 
@@ -74,7 +49,7 @@ int mac_parse(const char *s, __u8 mac[6])
 	if (strlen(s) != 17 ||
 	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
 		   &b[4], &b[5], &tail) != 6)
-		return ep_fail(EINVAL, "bad MAC address \"%s\"", s);
+		return shunt_set_error(EINVAL, "bad MAC address \"%s\"", s);
 	for (int i = 0; i < 6; i++)
 		mac[i] = b[i];
 	return 0;
@@ -92,13 +67,13 @@ static int ident_check(const char *what, const char *s, size_t max)
 	size_t n = strlen(s);
 
 	if (n == 0)
-		return ep_fail(EINVAL, "empty %s", what);
+		return shunt_set_error(EINVAL, "empty %s", what);
 	if (n > max)
-		return ep_fail(EINVAL, "%s \"%.20s...\" longer than %zu characters",
+		return shunt_set_error(EINVAL, "%s \"%.20s...\" longer than %zu characters",
 			    what, s, max);
 	for (size_t i = 0; i < n; i++) {
 		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return ep_fail(EINVAL,
+			return shunt_set_error(EINVAL,
 				    "%s \"%s\": only letters, digits, '.', '_' and '-'",
 				    what, s);
 	}
@@ -133,7 +108,7 @@ static int ep_check_against(const struct ep_table *t, const struct endpoint *ep,
 		const struct endpoint *o = &t->eps[i];
 
 		if (!strcmp(o->name, ep->name))
-			return ep_fail(EEXIST, "endpoint \"%s\" already exists",
+			return shunt_set_error(EEXIST, "endpoint \"%s\" already exists",
 				    ep->name);
 		if (strcmp(o->network, ep->network))
 			continue;
@@ -141,7 +116,7 @@ static int ep_check_against(const struct ep_table *t, const struct endpoint *ep,
 			for (int b = 0; b < o->naddrs; b++)
 				if (addr_equal(&ep->addrs[a], &o->addrs[b])) {
 					addr_format(&ep->addrs[a], buf, sizeof(buf));
-					return ep_fail(EEXIST,
+					return shunt_set_error(EEXIST,
 						    "address %s already belongs to endpoint \"%s\" in network \"%s\"",
 						    buf, o->name, o->network);
 				}
@@ -160,12 +135,12 @@ static int ep_check_self(const struct endpoint *ep)
 	if (err)
 		return err;
 	if (ep->naddrs < 1)
-		return ep_fail(EINVAL, "endpoint \"%s\" has no address", ep->name);
+		return shunt_set_error(EINVAL, "endpoint \"%s\" has no address", ep->name);
 	for (int a = 0; a < ep->naddrs; a++)
 		for (int b = 0; b < a; b++)
 			if (addr_equal(&ep->addrs[a], &ep->addrs[b])) {
 				addr_format(&ep->addrs[a], buf, sizeof(buf));
-				return ep_fail(EINVAL,
+				return shunt_set_error(EINVAL,
 					    "endpoint \"%s\" lists address %s twice",
 					    ep->name, buf);
 			}
@@ -177,7 +152,7 @@ int ep_table_validate(const struct ep_table *t)
 	int err;
 
 	if (t->n > SHUNT_MAX_ENDPOINTS)
-		return ep_fail(E2BIG, "%d endpoints, at most %d", t->n,
+		return shunt_set_error(E2BIG, "%d endpoints, at most %d", t->n,
 			    SHUNT_MAX_ENDPOINTS);
 	for (int i = 0; i < t->n; i++) {
 		err = ep_check_self(&t->eps[i]);
@@ -199,14 +174,14 @@ int ep_table_add(struct ep_table *t, const struct endpoint *ep)
 	if (err)
 		return err;
 	if (t->n >= SHUNT_MAX_ENDPOINTS)
-		return ep_fail(E2BIG, "endpoint table full (%d endpoints)",
+		return shunt_set_error(E2BIG, "endpoint table full (%d endpoints)",
 			    SHUNT_MAX_ENDPOINTS);
 	if (t->n == t->cap) {
 		int cap = t->cap ? 2 * t->cap : 16;
 		struct endpoint *eps = realloc(t->eps, cap * sizeof(*eps));
 
 		if (!eps)
-			return ep_fail(ENOMEM, "out of memory");
+			return shunt_set_error(ENOMEM, "out of memory");
 		t->eps = eps;
 		t->cap = cap;
 	}
@@ -219,7 +194,7 @@ int ep_table_del(struct ep_table *t, const char *name)
 	struct endpoint *ep = ep_table_find(t, name);
 
 	if (!ep)
-		return ep_fail(ENOENT, "no endpoint \"%s\"", name);
+		return shunt_set_error(ENOENT, "no endpoint \"%s\"", name);
 	memmove(ep, ep + 1, (t->eps + t->n - ep - 1) * sizeof(*ep));
 	t->n--;
 	return 0;
@@ -273,16 +248,16 @@ static int json_str(json_object *o, const char *key, char *dst, size_t len,
 
 	if (!json_object_object_get_ex(o, key, &v)) {
 		if (required)
-			return ep_fail(EINVAL, "%s: endpoint %d: missing \"%s\"",
+			return shunt_set_error(EINVAL, "%s: endpoint %d: missing \"%s\"",
 				    what, idx, key);
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return ep_fail(EINVAL, "%s: endpoint %d: \"%s\" is not a string",
+		return shunt_set_error(EINVAL, "%s: endpoint %d: \"%s\" is not a string",
 			    what, idx, key);
 	s = json_object_get_string(v);
 	if (strlen(s) >= len)
-		return ep_fail(EINVAL, "%s: endpoint %d: \"%s\" longer than %zu characters",
+		return shunt_set_error(EINVAL, "%s: endpoint %d: \"%s\" longer than %zu characters",
 			    what, idx, key, len - 1);
 	strcpy(dst, s);
 	return 0;
@@ -297,13 +272,13 @@ static int ep_from_json(json_object *o, struct endpoint *ep, const char *what,
 
 	memset(ep, 0, sizeof(*ep));
 	if (!json_object_is_type(o, json_type_object))
-		return ep_fail(EINVAL, "%s: endpoint %d is not an object", what, idx);
+		return shunt_set_error(EINVAL, "%s: endpoint %d is not an object", what, idx);
 	json_object_object_foreach(o, key, val) {
 		(void)val;
 		if (strcmp(key, "name") && strcmp(key, "network") &&
 		    strcmp(key, "netns") && strcmp(key, "addresses") &&
 		    strcmp(key, "mac"))
-			return ep_fail(EINVAL, "%s: endpoint %d: unknown key \"%s\"",
+			return shunt_set_error(EINVAL, "%s: endpoint %d: unknown key \"%s\"",
 				    what, idx, key);
 	}
 	strcpy(ep->network, SHUNT_DEFAULT_NETWORK);
@@ -320,25 +295,25 @@ static int ep_from_json(json_object *o, struct endpoint *ep, const char *what,
 		return err;
 	if (mac[0]) {
 		if (mac_parse(mac, ep->mac))
-			return ep_fail(EINVAL, "%s: endpoint \"%s\": %s", what,
-				    ep->name, ep_strerror());
+			return shunt_set_error(EINVAL, "%s: endpoint \"%s\": %s", what,
+				    ep->name, shunt_strerror());
 		ep->has_mac = true;
 	}
 	if (!json_object_object_get_ex(o, "addresses", &addrs) ||
 	    !json_object_is_type(addrs, json_type_array))
-		return ep_fail(EINVAL, "%s: endpoint \"%s\": \"addresses\" must be an array",
+		return shunt_set_error(EINVAL, "%s: endpoint \"%s\": \"addresses\" must be an array",
 			    what, ep->name);
 	if (json_object_array_length(addrs) > SHUNT_MAX_ADDRS)
-		return ep_fail(EINVAL, "%s: endpoint \"%s\": more than %d addresses",
+		return shunt_set_error(EINVAL, "%s: endpoint \"%s\": more than %d addresses",
 			    what, ep->name, SHUNT_MAX_ADDRS);
 	for (size_t i = 0; i < json_object_array_length(addrs); i++) {
 		v = json_object_array_get_idx(addrs, i);
 		if (!json_object_is_type(v, json_type_string))
-			return ep_fail(EINVAL, "%s: endpoint \"%s\": address %zu is not a string",
+			return shunt_set_error(EINVAL, "%s: endpoint \"%s\": address %zu is not a string",
 				    what, ep->name, i);
 		if (addr_parse(json_object_get_string(v), &ep->addrs[ep->naddrs++]))
-			return ep_fail(EINVAL, "%s: endpoint \"%s\": %s", what,
-				    ep->name, ep_strerror());
+			return shunt_set_error(EINVAL, "%s: endpoint \"%s\": %s", what,
+				    ep->name, shunt_strerror());
 	}
 	return 0;
 }
@@ -369,7 +344,7 @@ int ep_table_parse_json(struct ep_table *t, const char *text, const char *what)
 	memset(t, 0, sizeof(*t));
 	tok = json_tokener_new();
 	if (!tok)
-		return ep_fail(ENOMEM, "out of memory");
+		return shunt_set_error(ENOMEM, "out of memory");
 	root = json_tokener_parse_ex(tok, text, len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
 	    (size_t)json_tokener_get_parse_end(tok) < len) {
@@ -381,7 +356,7 @@ int ep_table_parse_json(struct ep_table *t, const char *text, const char *what)
 			off++;
 		if (!root || off < len) {
 			offset_to_linecol(text, off, &line, &col);
-			err = ep_fail(EINVAL, "%s line %d column %d: %s", what, line, col,
+			err = shunt_set_error(EINVAL, "%s line %d column %d: %s", what, line, col,
 				   root ? "unexpected data after the document" :
 				   jerr == json_tokener_continue ?
 				   "unexpected end of file" :
@@ -392,7 +367,7 @@ int ep_table_parse_json(struct ep_table *t, const char *text, const char *what)
 	if (!json_object_is_type(root, json_type_object) ||
 	    !json_object_object_get_ex(root, "endpoints", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
-		err = ep_fail(EINVAL, "%s: expected {\"endpoints\": [...]}", what);
+		err = shunt_set_error(EINVAL, "%s: expected {\"endpoints\": [...]}", what);
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -402,7 +377,7 @@ int ep_table_parse_json(struct ep_table *t, const char *text, const char *what)
 			goto out;
 		err = ep_table_add(t, &ep);
 		if (err) {
-			err = ep_fail(-err, "%s: %s", what, ep_err);
+			err = shunt_set_error(-err, "%s: %s", what, shunt_strerror());
 			goto out;
 		}
 	}
@@ -423,7 +398,7 @@ int ep_table_load_file(struct ep_table *t, const char *path)
 
 	f = fopen(path, "r");
 	if (!f)
-		return ep_fail(errno, "cannot open endpoint file %s: %s", path,
+		return shunt_set_error(errno, "cannot open endpoint file %s: %s", path,
 			    strerror(errno));
 	for (;;) {
 		if (len + 4096 + 1 > cap) {
@@ -434,7 +409,7 @@ int ep_table_load_file(struct ep_table *t, const char *path)
 			if (!p) {
 				free(text);
 				fclose(f);
-				return ep_fail(ENOMEM, "out of memory");
+				return shunt_set_error(ENOMEM, "out of memory");
 			}
 			text = p;
 		}
@@ -447,7 +422,7 @@ int ep_table_load_file(struct ep_table *t, const char *path)
 	text[len] = 0;
 	if (strlen(text) != len) {
 		free(text);
-		return ep_fail(EINVAL, "endpoint file %s: contains a NUL byte", path);
+		return shunt_set_error(EINVAL, "endpoint file %s: contains a NUL byte", path);
 	}
 	{
 		char what[300];

@@ -12,6 +12,7 @@
 #include <linux/types.h>
 
 #include "shunt/shunt.h"
+#include "error.h"
 
 #define SHUNT_DEFAULT_NETWORK "default"
 
@@ -34,10 +35,7 @@ struct ep_table {
 	int n, cap;
 };
 
-/* Error text of the last failing call below, one line, no "shunt: ". */
-const char *ep_strerror(void);
-/* Sets that text; returns -err (err > 0). */
-int ep_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Functions below return 0 or -errno with the reason in shunt_strerror(). */
 
 int addr_parse(const char *s, struct shunt_addr *out);
 void addr_format(const struct shunt_addr *a, char *buf, size_t len);

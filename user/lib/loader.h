@@ -18,6 +18,7 @@
 #include <linux/types.h>
 
 #include "endpoint.h"
+#include "error.h"
 
 #define SHUNT_DEFAULT_PIN_DIR "/sys/fs/bpf/shunt"
 
@@ -51,9 +52,6 @@ struct shunt_status {
 
 extern const char *const shunt_stat_names[SHUNT_ST_MAX];
 
-const char *shunt_strerror(void);
-int shunt_set_error(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 struct shunt_load_opts {
 	__u32 max_sockets;	/* sockhash and conn table size; 0: default */
