@@ -13,7 +13,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iinclude -Iuser/lib -I$(OUTPUT) \
 	    $(EXTRA_DEFS)
-LDLIBS   += -lbpf -lelf -lz -ljson-c
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lmnl
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -I$(OUTPUT) -Wall -Werror $(EXTRA_DEFS)
 
@@ -33,7 +33,7 @@ HDRS     := $(wildcard include/shunt/*.h user/lib/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # The pure parts of user space, also built with sanitizers and fuzzed.
-PURE_SRCS := user/lib/endpoint.c user/lib/args.c user/lib/error.c
+PURE_SRCS := user/lib/endpoint.c user/lib/args.c user/lib/error.c user/lib/oci.c
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	     -fno-sanitize-recover=all -Wall -Wextra -Werror -Iinclude -Iuser/lib
 ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))

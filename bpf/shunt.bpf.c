@@ -246,7 +246,7 @@ static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 	struct shunt_ep_peer_val *pv;
 	struct shunt_addr laddr, raddr;
 	struct shunt_cfg *cfg;
-	__u32 zero = 0;
+	__u32 zero = 0, gen;
 	__u64 netns;
 
 	if (rx_hook == SHUNT_RX_NONE)
@@ -254,16 +254,19 @@ static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 	cfg = bpf_map_lookup_elem(&shunt_cfg, &zero);
 	if (!cfg || (cfg->flags & SHUNT_CFG_PAUSED))
 		return SHUNT_ST_TCP_PAUSED;
+	/* One read of the generation for both lookups: user space may flip it
+	 * in between, and a mix of two tables must never be seen. */
+	gen = *(volatile __u32 *)&cfg->gen;
 	if (sockops_addr(skops, 1, &laddr) || sockops_addr(skops, 0, &raddr))
 		return SHUNT_ST_TCP_FAMILY;
 
 	netns = bpf_get_netns_cookie(skops);
-	shunt_ep_local_key_build(&lk, netns, cfg->gen, &laddr);
+	shunt_ep_local_key_build(&lk, netns, gen, &laddr);
 	lv = bpf_map_lookup_elem(&shunt_ep_local, &lk);
 	if (!lv)
 		return SHUNT_ST_TCP_NO_LOCAL;
 
-	shunt_ep_peer_key_build(&pk, lv->net_id, cfg->gen, &raddr);
+	shunt_ep_peer_key_build(&pk, lv->net_id, gen, &raddr);
 	pv = bpf_map_lookup_elem(&shunt_ep_peer, &pk);
 	if (!pv)
 		return SHUNT_ST_TCP_NO_PEER;

@@ -19,7 +19,8 @@
 #define __shunt_htonl(x)	(x)
 #endif
 
-#define SHUNT_NAME_MAX		64	/* endpoint name (container ids: 64 hex) */
+#define SHUNT_NAME_MAX		96	/* endpoint name (container id 64 hex + "-" + ifname) */
+#define SHUNT_OWNER_MAX		128	/* "static", "oci:<id>", "cni:<network>/<id>/<ifname>" */
 #define SHUNT_NET_MAX		32	/* network name */
 #define SHUNT_NETNS_MAX		128	/* netns name or path as the user gave it */
 #define SHUNT_MAX_ADDRS		8	/* addresses per endpoint */
@@ -187,10 +188,21 @@ enum shunt_rx_hook {
 	SHUNT_RX_FEXIT = 2,	/* fexit/inet_recvmsg + fexit/inet6_recvmsg */
 };
 
-/* Global configuration, shunt_cfg[0], written by user space. */
+/*
+ * Global configuration, shunt_cfg[0], written by user space under the
+ * instance lock.  BPF reads only gen and flags.  @seq counts table
+ * replacements (it changes with gen, in the same update), so a reader that
+ * walks the table without the lock retries when it changed under it.
+ * @ep_id_hw / @net_id_hw are the highest ids ever handed out: ids are never
+ * reused, so per-endpoint state can never move to another endpoint.
+ */
 struct shunt_cfg {
 	__u32 gen;		/* active endpoint-table generation: 0 or 1 */
 	__u32 flags;		/* SHUNT_CFG_* */
+	__u32 seq;
+	__u32 ep_id_hw;
+	__u32 net_id_hw;
+	__u32 pad;
 };
 
 /* All-zero is the working default, so a bpftool-only setup needs no cfg write. */
@@ -217,6 +229,10 @@ struct shunt_ep_meta {
 	__u8 has_mac;
 	__u8 naddrs;
 	struct shunt_addr addrs[SHUNT_MAX_ADDRS];
+	/* Who registered it: "static" (CLI, files) or a hook or plugin, which
+	 * adds and removes only its own entries. */
+	char owner[SHUNT_OWNER_MAX];
+	__u64 cgroup_id;			/* cgroup its owner attached; 0: none */
 };
 
 /*
@@ -254,6 +270,8 @@ enum shunt_stat {
 	 * upgrade count only after an unload and load. */
 	SHUNT_ST_RX_EAGAIN,		/* blocking read got EAGAIN (kernel bug) */
 	SHUNT_ST_TCP_NO_RX_HOOK,	/* this kernel has no read counter: no redirects */
+	/* Counted by user space (hooks), under the instance lock. */
+	SHUNT_ST_EP_STALE,		/* endpoints replaced: their netns was gone */
 	SHUNT_ST_MAX,
 };
 

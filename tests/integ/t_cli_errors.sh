@@ -58,7 +58,7 @@ expect_err 'bad MAC address' shunt endpoint add web 10.0.0.1 --mac 02:00
 expect_err 'netns /var/run/netns/nope-'"$T" shunt endpoint add web 10.0.0.1 --netns nope-$T
 expect_err 'usage: shunt endpoint add NAME ADDR' shunt endpoint add web
 expect_err 'need NAME and at least one ADDR' shunt endpoint add web --netns "$A"
-expect_err 'longer than 64 characters' shunt endpoint add "$(printf 'a%.0s' $(seq 65))" 10.0.0.1
+expect_err 'longer than 96 characters' shunt endpoint add "$(printf 'a%.0s' $(seq 97))" 10.0.0.1
 shunt endpoint add "$(printf 'f%.0s' $(seq 64))" 10.0.0.9 --netns "$A"	# container id length
 shunt endpoint add web 10.0.0.2 fd00::2 --netns "$A" --mac 02:00:00:00:00:02
 expect_err 'endpoint "web" already exists' shunt endpoint add web 10.0.0.3 --netns "$A"

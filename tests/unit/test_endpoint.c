@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "endpoint.h"
+#include "oci.h"
 
 static void test_addr_parse(void **state)
 {
@@ -39,7 +40,7 @@ static void test_addr_parse(void **state)
 static void test_mac_and_names(void **state)
 {
 	__u8 mac[6];
-	char name[80];
+	char name[120];
 
 	(void)state;
 	assert_int_equal(mac_parse("02:00:00:00:00:0a", mac), 0);
@@ -47,11 +48,11 @@ static void test_mac_and_names(void **state)
 	assert_int_not_equal(mac_parse("02:00:00:00:00", mac), 0);
 	assert_int_not_equal(mac_parse("02:00:00:00:00:0g", mac), 0);
 	assert_int_not_equal(mac_parse("02:00:00:00:00:0a:", mac), 0);
-	memset(name, 'a', 64);
-	name[64] = 0;
-	assert_int_equal(name_check(name), 0);	/* container ids: 64 hex */
-	name[64] = 'a';
-	name[65] = 0;
+	memset(name, 'a', 96);
+	name[96] = 0;
+	assert_int_equal(name_check(name), 0);	/* 64-hex container id, '-', ifname */
+	name[96] = 'a';
+	name[97] = 0;
 	assert_int_not_equal(name_check(name), 0);
 	assert_int_not_equal(name_check(""), 0);
 	assert_int_not_equal(name_check("a b"), 0);
@@ -90,7 +91,9 @@ static void test_table_rules(void **state)
 	e = mk("c", "n1", "10.0.0.3");
 	assert_int_equal(ep_table_add(&t, &e), 0);
 
-	ep_table_assign_ids(&t);
+	__u32 ep_hw = 0, net_hw = 0;
+
+	ep_table_assign_ids(&t, &ep_hw, &net_hw);
 	assert_int_equal(t.eps[0].net_id, t.eps[2].net_id);
 	assert_int_not_equal(t.eps[0].net_id, t.eps[1].net_id);
 	assert_int_not_equal(t.eps[0].ep_id, t.eps[2].ep_id);
@@ -100,6 +103,125 @@ static void test_table_rules(void **state)
 	assert_int_equal(t.n, 2);
 	assert_int_equal(ep_table_validate(&t), 0);
 	ep_table_free(&t);
+}
+
+/* Ids are never reused, and survive a replacement by name. */
+static void test_ids_stable(void **state)
+{
+	struct ep_table t = {}, old = {};
+	__u32 ep_hw = 0, net_hw = 0, id_b, id_c;
+	struct endpoint e;
+
+	(void)state;
+	e = mk("a", "n1", "10.0.0.1");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	e = mk("b", "n1", "10.0.0.2");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	e = mk("c", "n2", "10.0.0.3");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	ep_table_assign_ids(&t, &ep_hw, &net_hw);
+	id_b = t.eps[1].ep_id;
+	id_c = t.eps[2].ep_id;
+	assert_int_equal(ep_hw, 3);
+	assert_int_equal(net_hw, 2);
+
+	/* Deleting the highest id does not hand it out again. */
+	assert_int_equal(ep_table_del(&t, "c"), 0);
+	e = mk("d", "n2", "10.0.0.4");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	ep_table_assign_ids(&t, &ep_hw, &net_hw);
+	assert_int_not_equal(t.eps[2].ep_id, id_c);
+	assert_int_equal(t.eps[2].ep_id, 4);
+	assert_int_equal(t.eps[2].net_id, 3);	/* n2 had no entry left: new id */
+
+	/* A reloaded table keeps ids by name (and network ids by network). */
+	old = t;
+	t = (struct ep_table){};
+	e = mk("b", "n1", "10.0.0.9");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	e = mk("e", "n1", "10.0.0.5");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	ep_table_keep_ids(&t, &old);
+	ep_table_assign_ids(&t, &ep_hw, &net_hw);
+	assert_int_equal(t.eps[0].ep_id, id_b);
+	assert_int_equal(t.eps[1].ep_id, 5);
+	assert_int_equal(t.eps[0].net_id, old.eps[0].net_id);
+	assert_int_equal(t.eps[1].net_id, old.eps[0].net_id);
+	ep_table_free(&t);
+	ep_table_free(&old);
+}
+
+static void test_owners(void **state)
+{
+	struct ep_table t = {};
+	struct endpoint e;
+
+	(void)state;
+	e = mk("a", "n1", "10.0.0.1");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	e = mk("b", "n1", "10.0.0.2");
+	strcpy(e.owner, "oci:1234");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	e = mk("c", "n1", "10.0.0.3");
+	strcpy(e.owner, "cni:net/1234/eth0");
+	assert_int_equal(ep_table_add(&t, &e), 0);
+	e = mk("d", "n1", "10.0.0.4");
+	strcpy(e.owner, "docker:x");
+	assert_int_not_equal(ep_table_add(&t, &e), 0);
+	assert_non_null(strstr(shunt_strerror(), "owner \"docker:x\""));
+	strcpy(e.owner, "oci:a b");
+	assert_int_not_equal(ep_table_add(&t, &e), 0);
+
+	assert_string_equal(ep_owner(&t.eps[0]), "static");
+	assert_true(ep_owned_by(&t.eps[0], SHUNT_OWNER_STATIC));
+	e = mk("x", "n1", "10.0.0.2");
+	assert_int_equal(ep_table_conflict(&t, &e), 1);	/* b's address */
+	e = mk("x", "n2", "10.0.0.2");
+	assert_int_equal(ep_table_conflict(&t, &e), -1);	/* other network */
+	e.netns_cookie = 7;
+	t.eps[1].netns_cookie = 7;
+	assert_int_equal(ep_table_conflict(&t, &e), 1);	/* same netns */
+	e = mk("c", "n9", "10.9.9.9");
+	assert_int_equal(ep_table_conflict(&t, &e), 2);	/* name */
+
+	assert_int_equal(ep_table_drop_owner(&t, "oci:1234"), 1);
+	assert_int_equal(ep_table_drop_owner(&t, "static"), 1);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.eps[0].name, "c");
+	ep_table_free(&t);
+}
+
+static void test_oci_state(void **state)
+{
+	struct oci_state st;
+
+	(void)state;
+	assert_int_equal(oci_state_parse("{\"ociVersion\":\"1.0.2-dev\",\"id\":\"c1\",\"status\":\"creating\","
+		"\"pid\":42,\"bundle\":\"/b\",\"annotations\":{\"io.shunt.name\":\"web\",\"io.shunt.network\":\"n1\"}}",
+		&st), 0);
+	assert_string_equal(st.id, "c1");
+	assert_int_equal(st.pid, 42);
+	assert_true(st.enable);
+	assert_string_equal(st.name, "web");
+	assert_string_equal(st.network, "n1");
+	/* poststop: no pid, no annotations */
+	assert_int_equal(oci_state_parse("{\"id\":\"c1\",\"status\":\"stopped\"}", &st), 0);
+	assert_int_equal(st.pid, 0);
+	assert_int_equal(oci_state_parse("{\"id\":\"c1\",\"status\":\"created\",\"pid\":1,"
+		"\"annotations\":{\"io.shunt.enable\":\"false\"}}", &st), 0);
+	assert_false(st.enable);
+
+	assert_int_not_equal(oci_state_parse("{\"id\":\"c1\"", &st), 0);
+	assert_non_null(strstr(shunt_strerror(), "not JSON"));
+	assert_int_not_equal(oci_state_parse("{\"status\":\"creating\"}", &st), 0);
+	assert_non_null(strstr(shunt_strerror(), "missing \"id\""));
+	assert_int_not_equal(oci_state_parse("{\"id\":\"../x\",\"status\":\"creating\"}", &st), 0);
+	assert_int_not_equal(oci_state_parse("{\"id\":\"c\",\"status\":\"creating\",\"pid\":\"7\"}", &st), 0);
+	assert_int_not_equal(oci_state_parse("{\"id\":\"c\",\"status\":\"creating\",\"pid\":-1}", &st), 0);
+	assert_int_not_equal(oci_state_parse("{\"id\":\"c\",\"status\":\"creating\",\"annotations\":"
+		"{\"io.shunt.enable\":\"no\"}}", &st), 0);
+	assert_non_null(strstr(shunt_strerror(), "io.shunt.enable"));
+	assert_int_not_equal(oci_state_parse("[]", &st), 0);
 }
 
 static const char *good =
@@ -128,6 +250,15 @@ static void test_json_roundtrip(void **state)
 	free(s2);
 	ep_table_free(&t);
 	ep_table_free(&t2);
+
+	/* What list --json shows, owner and id, loads back. */
+	assert_int_equal(ep_table_parse_json(&t, "{\"endpoints\": [{\"name\": \"c1\", "
+		"\"addresses\": [\"10.1.0.2\"], \"owner\": \"oci:c1\", \"id\": 7}]}", "f"), 0);
+	assert_string_equal(t.eps[0].owner, "oci:c1");
+	s = ep_table_to_json(&t);
+	assert_non_null(strstr(s, "\"owner\": \"oci:c1\""));
+	free(s);
+	ep_table_free(&t);
 }
 
 static void expect_error(const char *json, const char *msg)
@@ -216,6 +347,9 @@ int main(void)
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_mac_and_names),
 		cmocka_unit_test(test_table_rules),
+		cmocka_unit_test(test_ids_stable),
+		cmocka_unit_test(test_owners),
+		cmocka_unit_test(test_oci_state),
 		cmocka_unit_test(test_json_roundtrip),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_args_globals),

@@ -34,9 +34,12 @@ int cmd_ep_list(struct cli_env *env, int argc, char **argv);
 int cmd_ep_load(struct cli_env *env, int argc, char **argv);
 int cmd_status(struct cli_env *env, int argc, char **argv);
 int cmd_features(struct cli_env *env, int argc, char **argv);
+int cmd_oci_hook(struct cli_env *env, int argc, char **argv);
 
-/* Opens the instance or prints why not; returns 0 or an exit code. */
+/* Opens the instance or prints why not; returns 0 or an exit code.
+ * cli_open_rw also takes the writers' lock (readers never block them). */
 int cli_open(struct cli_env *env, struct shunt_ctx *c);
+int cli_open_rw(struct cli_env *env, struct shunt_ctx *c);
 int cli_fail(int err);	/* prints shunt_strerror(), returns exit code 1 */
 
 #endif

@@ -6,10 +6,10 @@ static int attach_detach(struct cli_env *env, const char *cgroup, bool attach)
 	struct shunt_ctx c;
 	int err;
 
-	err = cli_open(env, &c);
+	err = cli_open_rw(env, &c);
 	if (err)
 		return err;
-	err = attach ? shunt_attach(&c, cgroup) : shunt_detach(&c, cgroup);
+	err = attach ? shunt_attach(&c, cgroup, NULL) : shunt_detach(&c, cgroup);
 	shunt_close(&c);
 	return err ? cli_fail(err) : 0;
 }

@@ -8,6 +8,32 @@
 #include "cli.h"
 #include "log.h"
 
+/*
+ * A file holds the operator's ("static") endpoints: `endpoint load` replaces
+ * those and leaves the entries of hooks and plugins alone.  Entries of
+ * other owners in the file (a saved `endpoint list --json`) are theirs to
+ * manage: skipped, so that listing and loading round-trip.
+ */
+static int load_static(struct shunt_ctx *c, struct ep_table *nt)
+{
+	struct ep_table mine = {};
+	int err = 0, skipped = 0;
+
+	for (int i = 0; i < nt->n && !err; i++) {
+		if (!ep_owned_by(&nt->eps[i], SHUNT_OWNER_STATIC)) {
+			skipped++;
+			continue;
+		}
+		err = ep_table_add(&mine, &nt->eps[i]);
+	}
+	if (skipped)
+		pr_info("skipped %d endpoint(s) owned by a hook or plugin\n", skipped);
+	if (!err)
+		err = shunt_ep_set_owned(c, SHUNT_OWNER_STATIC, &mine, false);
+	ep_table_free(&mine);
+	return err;
+}
+
 /* Every edit is read-modify-replace of the whole table (one code path, and
  * atomic for the BPF side: see shunt_ep_write). */
 static int edit_table(struct cli_env *env, const struct endpoint *add,
@@ -21,14 +47,17 @@ static int edit_table(struct cli_env *env, const struct endpoint *add,
 		pr_warn("%s\n", shunt_strerror());
 		return 1;
 	}
-	err = cli_open(env, &c);
+	err = cli_open_rw(env, &c);
 	if (err) {
 		if (file)
 			ep_table_free(&nt);
 		return err;
 	}
 	if (file) {
-		t = nt;
+		err = load_static(&c, &nt);
+		ep_table_free(&nt);
+		shunt_close(&c);
+		return err ? cli_fail(err) : 0;
 	} else {
 		err = shunt_ep_read(&c, &t);
 		if (err)
@@ -94,15 +123,15 @@ int cmd_ep_list(struct cli_env *env, int argc, char **argv)
 		ep_table_free(&t);
 		return 0;
 	}
-	printf("%-20s %-12s %-20s %-18s %s\n", "NAME", "NETWORK", "NETNS", "MAC",
-	       "ADDRESSES");
+	printf("%-20s %-12s %-20s %-18s %-16s %s\n", "NAME", "NETWORK", "NETNS", "MAC",
+	       "OWNER", "ADDRESSES");
 	for (int i = 0; i < t.n; i++) {
 		const struct endpoint *ep = &t.eps[i];
 
 		if (ep->has_mac)
 			mac_format(ep->mac, mac, sizeof(mac));
-		printf("%-20s %-12s %-20s %-18s", ep->name, ep->network,
-		       ep->netns[0] ? ep->netns : "(own)", ep->has_mac ? mac : "-");
+		printf("%-20s %-12s %-20s %-18s %-16s", ep->name, ep->network,
+		       ep->netns[0] ? ep->netns : "(own)", ep->has_mac ? mac : "-", ep_owner(ep));
 		for (int a = 0; a < ep->naddrs; a++) {
 			addr_format(&ep->addrs[a], buf, sizeof(buf));
 			printf(" %s", buf);

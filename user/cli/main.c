@@ -28,6 +28,9 @@ static const struct cli_cmd cmds[] = {
 	  1, 1, cmd_ep_load },
 	{ "status", NULL, "[--json]", "what is loaded and attached, and the counters",
 	  0, 0, cmd_status },
+	{ "oci-hook", NULL, "[STAGE] [--log FILE] [--strict] [--lock-timeout MS]",
+	  "OCI runtime hook (createRuntime, poststart, poststop): follow a container,\n"
+	  "      state JSON on stdin; never fails a container unless --strict", 0, 6, cmd_oci_hook },
 	{ "features", NULL, "[--json]",
 	  "probe what this kernel offers shunt: required parts, the read counter", 0, 0, cmd_features },
 };
@@ -71,6 +74,15 @@ int cli_open(struct cli_env *env, struct shunt_ctx *c)
 {
 	int err = shunt_open(c, env->pin_dir);
 
+	return err ? cli_fail(err) : 0;
+}
+
+int cli_open_rw(struct cli_env *env, struct shunt_ctx *c)
+{
+	int err = shunt_open(c, env->pin_dir);
+
+	if (!err && (err = shunt_lock(c, SHUNT_LOCK_WAIT_MS)))
+		shunt_close(c);
 	return err ? cli_fail(err) : 0;
 }
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -52,8 +53,76 @@ static int cg_prog_fd(struct shunt_ctx *c, size_t i)
 	return i == 0 ? c->sockops_fd : c->setsockopt_fd;
 }
 
+static bool id_attached(struct shunt_ctx *c, __u64 id)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/links/cg_%llu", c->pin_dir, (unsigned long long)id);
+	return !access(path, F_OK);
+}
+
+/* Is a cgroup below @dir attached?  Its path in @out. */
+static bool below_attached(struct shunt_ctx *c, const char *dir, char *out, size_t len,
+			   int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	if (depth > 32 || !(d = opendir(dir)))
+		return false;
+	while (!found && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!stat(path, &st) && id_attached(c, st.st_ino)) {
+			snprintf(out, len, "%s", path);
+			found = true;
+		} else {
+			found = below_attached(c, path, out, len, depth + 1);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * cgroup-bpf runs the programs of every level from a socket's cgroup up to
+ * the root (BPF_F_ALLOW_MULTI, which links use), so a socket below two
+ * attached cgroups would run shunt_sockops twice: two insertions, counters
+ * counted twice.  Rather than make every callback idempotent, nesting is
+ * refused, both ways.
+ */
+static int check_nesting(struct shunt_ctx *c, const char *cgroup)
+{
+	char real[PATH_MAX], up[PATH_MAX], mnt[PATH_MAX], found[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (!realpath(cgroup, real))
+		return shunt_set_error(errno, "cgroup %s: %s", cgroup, strerror(errno));
+	shunt_cgroup2_mount(mnt, sizeof(mnt));
+	snprintf(up, sizeof(up), "%s", real);
+	while ((slash = strrchr(up, '/')) && slash != up) {
+		*slash = 0;
+		if (stat(up, &st))
+			break;
+		if (id_attached(c, st.st_ino))
+			return shunt_set_error(EEXIST, "cgroup %s is below %s, which is attached: its sockets already run shunt",
+					       cgroup, up);
+		if (mnt[0] && !strcmp(up, mnt))
+			break;
+	}
+	if (below_attached(c, real, found, sizeof(found), 0))
+		return shunt_set_error(ENOTEMPTY, "cgroup %s holds %s, which is attached: detach it first (shunt would run twice for its sockets)",
+				       cgroup, found);
+	return 0;
+}
+
 /* Both links or neither: a half attach is undone. */
-int shunt_attach(struct shunt_ctx *c, const char *cgroup)
+int shunt_attach(struct shunt_ctx *c, const char *cgroup, __u64 *idp)
 {
 	char path[PATH_MAX];
 	size_t i, done = 0;
@@ -63,6 +132,15 @@ int shunt_attach(struct shunt_ctx *c, const char *cgroup)
 	cg = open_cgroup(cgroup, &id);
 	if (cg < 0)
 		return cg;
+	if (idp)
+		*idp = id;
+	if (!id_attached(c, id)) {
+		err = check_nesting(c, cgroup);
+		if (err) {
+			close(cg);
+			return err;
+		}
+	}
 	for (i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/links/%s_%llu", c->pin_dir,
 			 cg_progs[i].pin, (unsigned long long)id);
@@ -91,16 +169,12 @@ int shunt_attach(struct shunt_ctx *c, const char *cgroup)
 	return err;
 }
 
-int shunt_detach(struct shunt_ctx *c, const char *cgroup)
+/* Unpins both links of cgroup @id: how many there were, or -errno. */
+static int unpin_id(struct shunt_ctx *c, __u64 id)
 {
 	char path[PATH_MAX];
-	int cg, found = 0;
-	__u64 id;
+	int found = 0;
 
-	cg = open_cgroup(cgroup, &id);
-	if (cg < 0)
-		return cg;
-	close(cg);
 	for (size_t i = 0; i < sizeof(cg_progs) / sizeof(cg_progs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/links/%s_%llu", c->pin_dir,
 			 cg_progs[i].pin, (unsigned long long)id);
@@ -109,8 +183,101 @@ int shunt_detach(struct shunt_ctx *c, const char *cgroup)
 		else if (errno != ENOENT)
 			return shunt_set_error(errno, "unpin %s: %s", path, strerror(errno));
 	}
+	return found;
+}
+
+int shunt_detach(struct shunt_ctx *c, const char *cgroup)
+{
+	int cg, found;
+	__u64 id;
+
+	cg = open_cgroup(cgroup, &id);
+	if (cg < 0)
+		return cg;
+	close(cg);
+	found = unpin_id(c, id);
+	if (found < 0)
+		return found;
 	if (!found)
 		return shunt_set_error(ENOENT, "%s is not attached", cgroup);
+	return 0;
+}
+
+int shunt_detach_id(struct shunt_ctx *c, __u64 id)
+{
+	int found = unpin_id(c, id);
+
+	return found < 0 ? found : 0;
+}
+
+/*
+ * When a cgroup is removed, the kernel auto-detaches its links
+ * (cgroup_bpf_release: the link stays, pointing at no cgroup, and its info
+ * reports cgroup_id 0), but their pins remain.  Those, and pins whose
+ * cgroup id is not found under the cgroup2 mount, are collected.
+ */
+int shunt_links_gc(struct shunt_ctx *c)
+{
+	char path[PATH_MAX], mnt[PATH_MAX], where[PATH_MAX];
+	struct dirent *de;
+	int n = 0, err;
+	DIR *d;
+
+	shunt_cgroup2_mount(mnt, sizeof(mnt));
+	snprintf(path, sizeof(path), "%s/links", c->pin_dir);
+	d = opendir(path);
+	if (!d)
+		return shunt_set_error(errno, "%s: %s", path, strerror(errno));
+	while ((de = readdir(d))) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		unsigned long long id;
+		bool gone;
+		int fd;
+
+		if (sscanf(de->d_name, "cg_%llu", &id) != 1)
+			continue;
+		fd = shunt_pin_open(c->pin_dir, "links", de->d_name);
+		if (fd < 0)
+			continue;
+		gone = !bpf_obj_get_info_by_fd(fd, &info, &len) && !info.cgroup.cgroup_id;
+		close(fd);
+		if (!gone && mnt[0])
+			gone = !shunt_find_cgroup(mnt, id, where, sizeof(where), 0);
+		if (!gone)
+			continue;
+		err = unpin_id(c, id);
+		if (err > 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int shunt_cgroup_of_pid(int pid, char *out, size_t len)
+{
+	char path[64], line[PATH_MAX + 8], mnt[PATH_MAX];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return shunt_set_error(errno, "process %d: %s", pid, strerror(errno));
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		found = true;
+	}
+	fclose(f);
+	if (!found)
+		return shunt_set_error(ENOENT, "process %d is in no cgroup v2 (no \"0::\" line in %s)", pid, path);
+	shunt_cgroup2_mount(mnt, sizeof(mnt));
+	if (!mnt[0])
+		return shunt_set_error(ENOENT, "no cgroup2 mount in /proc/mounts");
+	if (snprintf(out, len, "%s%s", mnt, line + 3) >= (int)len)
+		return shunt_set_error(ENAMETOOLONG, "cgroup path of process %d too long", pid);
 	return 0;
 }
 

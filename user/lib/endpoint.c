@@ -90,6 +90,34 @@ int network_check(const char *net)
 	return ident_check("network name", net, SHUNT_NET_MAX - 1);
 }
 
+int owner_check(const char *owner)
+{
+	size_t n = strlen(owner);
+
+	if (n >= SHUNT_OWNER_MAX)
+		return shunt_set_error(EINVAL, "owner \"%.20s...\" longer than %d characters",
+				       owner, SHUNT_OWNER_MAX - 1);
+	if (strcmp(owner, SHUNT_OWNER_STATIC) && strncmp(owner, "oci:", 4) &&
+	    strncmp(owner, "cni:", 4))
+		return shunt_set_error(EINVAL, "owner \"%s\": must be \"static\", \"oci:...\" or \"cni:...\"",
+				       owner);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)owner[i] <= 0x20 || owner[i] == 0x7f || owner[i] == '"')
+			return shunt_set_error(EINVAL, "owner \"%s\": no spaces or control characters",
+					       owner);
+	return 0;
+}
+
+const char *ep_owner(const struct endpoint *ep)
+{
+	return ep->owner[0] ? ep->owner : SHUNT_OWNER_STATIC;
+}
+
+bool ep_owned_by(const struct endpoint *ep, const char *owner)
+{
+	return !strcmp(ep_owner(ep), owner);
+}
+
 struct endpoint *ep_table_find(struct ep_table *t, const char *name)
 {
 	for (int i = 0; i < t->n; i++)
@@ -132,6 +160,8 @@ static int ep_check_self(const struct endpoint *ep)
 	err = name_check(ep->name);
 	if (!err)
 		err = network_check(ep->network);
+	if (!err && ep->owner[0])
+		err = owner_check(ep->owner);
 	if (err)
 		return err;
 	if (ep->naddrs < 1)
@@ -200,27 +230,60 @@ int ep_table_del(struct ep_table *t, const char *name)
 	return 0;
 }
 
-/*
- * Ids only need to be unique within one table generation: the BPF side
- * stores the ids a connection was set up with in its socket storage, so a
- * renumbering never touches established connections.  Existing ids are
- * kept where they are set (non-zero), new ones take max+1.
- */
-void ep_table_assign_ids(struct ep_table *t)
+int ep_table_conflict(const struct ep_table *t, const struct endpoint *ep)
 {
-	__u32 max_net = 0, max_ep = 0;
+	for (int i = 0; i < t->n; i++) {
+		const struct endpoint *o = &t->eps[i];
+		bool same_net = !strcmp(o->network, ep->network);
+		bool same_ns = o->netns_cookie && o->netns_cookie == ep->netns_cookie;
+
+		if (!strcmp(o->name, ep->name))
+			return i;
+		if (!same_net && !same_ns)
+			continue;
+		for (int a = 0; a < ep->naddrs; a++)
+			for (int b = 0; b < o->naddrs; b++)
+				if (addr_equal(&ep->addrs[a], &o->addrs[b]))
+					return i;
+	}
+	return -1;
+}
+
+int ep_table_drop_owner(struct ep_table *t, const char *owner)
+{
+	int n = 0, k = 0;
 
 	for (int i = 0; i < t->n; i++) {
-		if (t->eps[i].net_id > max_net)
-			max_net = t->eps[i].net_id;
-		if (t->eps[i].ep_id > max_ep)
-			max_ep = t->eps[i].ep_id;
+		if (ep_owned_by(&t->eps[i], owner)) {
+			n++;
+			continue;
+		}
+		t->eps[k++] = t->eps[i];
+	}
+	t->n = k;
+	return n;
+}
+
+/*
+ * An id names one endpoint (ep_id) or network (net_id) for the instance's
+ * whole life: the BPF side keeps the ids a connection was set up with in
+ * its socket storage, and counters per endpoint will be keyed by them.  So
+ * ids stay with their name across replacements (ep_table_keep_ids) and new
+ * ones come from a high-water mark that only grows.
+ */
+void ep_table_assign_ids(struct ep_table *t, __u32 *ep_hw, __u32 *net_hw)
+{
+	for (int i = 0; i < t->n; i++) {
+		if (t->eps[i].net_id > *net_hw)
+			*net_hw = t->eps[i].net_id;
+		if (t->eps[i].ep_id > *ep_hw)
+			*ep_hw = t->eps[i].ep_id;
 	}
 	for (int i = 0; i < t->n; i++) {
 		struct endpoint *ep = &t->eps[i];
 
 		if (!ep->ep_id)
-			ep->ep_id = ++max_ep;
+			ep->ep_id = ++*ep_hw;
 		if (ep->net_id)
 			continue;
 		for (int j = 0; j < t->n; j++)
@@ -230,7 +293,23 @@ void ep_table_assign_ids(struct ep_table *t)
 				break;
 			}
 		if (!ep->net_id)
-			ep->net_id = ++max_net;
+			ep->net_id = ++*net_hw;
+	}
+}
+
+void ep_table_keep_ids(struct ep_table *t, const struct ep_table *old)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct endpoint *ep = &t->eps[i];
+
+		for (int j = 0; j < old->n; j++) {
+			const struct endpoint *o = &old->eps[j];
+
+			if (!ep->ep_id && !strcmp(o->name, ep->name))
+				ep->ep_id = o->ep_id;
+			if (!ep->net_id && !strcmp(o->network, ep->network))
+				ep->net_id = o->net_id;
+		}
 	}
 }
 
@@ -277,7 +356,7 @@ static int ep_from_json(json_object *o, struct endpoint *ep, const char *what,
 		(void)val;
 		if (strcmp(key, "name") && strcmp(key, "network") &&
 		    strcmp(key, "netns") && strcmp(key, "addresses") &&
-		    strcmp(key, "mac"))
+		    strcmp(key, "mac") && strcmp(key, "owner") && strcmp(key, "id"))
 			return shunt_set_error(EINVAL, "%s: endpoint %d: unknown key \"%s\"",
 				    what, idx, key);
 	}
@@ -291,8 +370,14 @@ static int ep_from_json(json_object *o, struct endpoint *ep, const char *what,
 			       what, idx);
 	if (!err)
 		err = json_str(o, "mac", mac, sizeof(mac), false, what, idx);
+	if (!err)
+		err = json_str(o, "owner", ep->owner, sizeof(ep->owner), false, what, idx);
 	if (err)
 		return err;
+	/* "id" is shown by `endpoint list --json`; ids stay with names anyway. */
+	if (json_object_object_get_ex(o, "id", &v) && !json_object_is_type(v, json_type_int))
+		return shunt_set_error(EINVAL, "%s: endpoint \"%s\": \"id\" is not a number",
+				       what, ep->name);
 	if (mac[0]) {
 		if (mac_parse(mac, ep->mac))
 			return shunt_set_error(EINVAL, "%s: endpoint \"%s\": %s", what,
@@ -458,6 +543,9 @@ char *ep_table_to_json(const struct ep_table *t)
 			mac_format(ep->mac, buf, sizeof(buf));
 			json_object_object_add(o, "mac", json_object_new_string(buf));
 		}
+		json_object_object_add(o, "owner", json_object_new_string(ep_owner(ep)));
+		if (ep->ep_id)
+			json_object_object_add(o, "id", json_object_new_int64(ep->ep_id));
 		json_object_array_add(arr, o);
 	}
 	out = strdup(json_object_to_json_string_ext(root,

@@ -15,6 +15,7 @@
 #include "error.h"
 
 #define SHUNT_DEFAULT_NETWORK "default"
+#define SHUNT_OWNER_STATIC "static"
 
 struct endpoint {
 	char name[SHUNT_NAME_MAX + 1];
@@ -24,6 +25,8 @@ struct endpoint {
 	bool has_mac;
 	int naddrs;
 	struct shunt_addr addrs[SHUNT_MAX_ADDRS];
+	char owner[SHUNT_OWNER_MAX];	/* "" or "static": the CLI and files */
+	__u64 cgroup_id;		/* the cgroup its owner attached; 0: none */
 	/* resolved, not part of the file format */
 	__u64 netns_cookie;
 	__u32 net_id;
@@ -44,18 +47,41 @@ int mac_parse(const char *s, __u8 mac[6]);
 void mac_format(const __u8 mac[6], char *buf, size_t len);
 int name_check(const char *name);
 int network_check(const char *net);
+/* "static", "oci:<id>" or "cni:<network>/<id>/<ifname>", printable. */
+int owner_check(const char *owner);
+/* The entry's owner, "static" when none was set. */
+const char *ep_owner(const struct endpoint *ep);
+bool ep_owned_by(const struct endpoint *ep, const char *owner);
 
 int ep_table_add(struct ep_table *t, const struct endpoint *ep);
 int ep_table_del(struct ep_table *t, const char *name);
 struct endpoint *ep_table_find(struct ep_table *t, const char *name);
 /* Checks names unique, addresses unique within a network. */
 int ep_table_validate(const struct ep_table *t);
-/* Gives every endpoint a net_id (same network, same id) and an ep_id. */
-void ep_table_assign_ids(struct ep_table *t);
+/*
+ * Index of the first entry of @t that @ep cannot coexist with (same name,
+ * same address in the same network, or same address in the same netns
+ * when both cookies are known), or -1.
+ */
+int ep_table_conflict(const struct ep_table *t, const struct endpoint *ep);
+/* Removes the entries of @owner; returns how many. */
+int ep_table_drop_owner(struct ep_table *t, const char *owner);
+/*
+ * Gives every endpoint without one an ep_id, and a net_id (that of another
+ * entry of its network, else a new one).  New ids come from *ep_hw and
+ * *net_hw, the highest ids ever handed out, which it raises: an id is
+ * never reused, even after its endpoint was deleted.
+ */
+void ep_table_assign_ids(struct ep_table *t, __u32 *ep_hw, __u32 *net_hw);
+/* Copies ep_id (by name) and net_id (by network) from @old into @t's
+ * entries that have none, so ids survive a replacement. */
+void ep_table_keep_ids(struct ep_table *t, const struct ep_table *old);
 void ep_table_free(struct ep_table *t);
 
 /* Endpoint file: {"endpoints": [{"name":..., "network":..., "netns":...,
- * "addresses": [...], "mac": ...}]}.  @what names the source in errors. */
+ * "addresses": [...], "mac": ..., "owner": ..., "id": ...}]}.  "owner" and
+ * "id" are what `endpoint list --json` shows; a file may carry them, so
+ * that listing round-trips.  @what names the source in errors. */
 int ep_table_parse_json(struct ep_table *t, const char *text, const char *what);
 int ep_table_load_file(struct ep_table *t, const char *path);
 /* Returns a malloc'd JSON string (pretty), or NULL on ENOMEM. */

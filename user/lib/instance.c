@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -242,11 +243,6 @@ int shunt_open(struct shunt_ctx *c, const char *pin_dir)
 			return shunt_set_error(ENOENT, "not loaded (no %s); run 'shunt load' first", pin_dir);
 		return shunt_set_error(errno, "open %s: %s", pin_dir, strerror(errno));
 	}
-	/* Serializes shunt invocations on one instance (endpoint table edits). */
-	if (flock(c->lock_fd, LOCK_EX)) {
-		err = shunt_set_error(errno, "lock %s: %s", pin_dir, strerror(errno));
-		goto fail;
-	}
 	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
 		*objs[i].fd = shunt_pin_open(pin_dir, objs[i].kind, objs[i].name);
 		if (*objs[i].fd < 0) {
@@ -259,6 +255,54 @@ int shunt_open(struct shunt_ctx *c, const char *pin_dir)
 fail:
 	shunt_close(c);
 	return err;
+}
+
+/*
+ * flock with a deadline: LOCK_NB attempts, backing off from 1 ms to 50 ms.
+ * A writer (a container's hook among them) must not hang behind another
+ * that is stuck, so every lock in the library has a timeout.
+ */
+int shunt_flock(int fd, int how, int timeout_ms, const char *what)
+{
+	struct timespec start, now;
+	int delay_us = 1000;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (!flock(fd, how | LOCK_NB))
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return shunt_set_error(errno, "lock %s: %s", what, strerror(errno));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (timeout_ms >= 0 &&
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >= timeout_ms)
+			return shunt_set_error(ETIMEDOUT, "%s is locked by another shunt writer; gave up after %d ms",
+					       what, timeout_ms);
+		usleep(delay_us);
+		if (delay_us < 50000)
+			delay_us *= 2;
+	}
+}
+
+/*
+ * Writers (table edits, attach, detach) serialize on an exclusive flock of
+ * the pin dir; readers take none.  Once held, the dir must still be the one
+ * opened: an unload (and maybe a new load) may have run while we waited.
+ */
+int shunt_lock(struct shunt_ctx *c, int timeout_ms)
+{
+	struct stat a, b;
+	int err;
+
+	err = shunt_flock(c->lock_fd, LOCK_EX, timeout_ms, c->pin_dir);
+	if (err)
+		return err;
+	if (fstat(c->lock_fd, &a) || stat(c->pin_dir, &b) || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev) {
+		flock(c->lock_fd, LOCK_UN);
+		return shunt_set_error(ENOENT, "%s was unloaded while waiting for its lock", c->pin_dir);
+	}
+	return 0;
 }
 
 int shunt_unload(const char *pin_dir)
@@ -275,7 +319,11 @@ int shunt_unload(const char *pin_dir)
 			return -ENOENT;
 		return shunt_set_error(errno, "open %s: %s", pin_dir, strerror(errno));
 	}
-	flock(fd, LOCK_EX);
+	err = shunt_flock(fd, LOCK_EX, SHUNT_LOCK_WAIT_MS, pin_dir);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	/* Links first: unpinning the last reference detaches from the cgroup. */
 	snprintf(path, sizeof(path), "%s/links", pin_dir);
 	shunt_rm_tree(path);
@@ -304,18 +352,37 @@ static int count_keys(int fd, size_t key_size)
 }
 
 /* Clears the pause a refused unload left: new connections redirect again. */
-int shunt_resume(struct shunt_ctx *c, bool *was_paused)
+/* Sets or clears cfg flag bits, under the writers' lock (table writes
+ * rewrite shunt_cfg too); reports the old flags. */
+static int cfg_flags(struct shunt_ctx *c, __u32 set, __u32 clear, __u32 *old)
 {
 	struct shunt_cfg cfg;
 	__u32 zero = 0;
+	int err;
 
-	if (bpf_map_lookup_elem(c->cfg_fd, &zero, &cfg))
-		return shunt_set_error(errno, "read shunt_cfg: %s", strerror(errno));
-	*was_paused = cfg.flags & SHUNT_CFG_PAUSED;
-	cfg.flags &= ~SHUNT_CFG_PAUSED;
-	if (*was_paused && bpf_map_update_elem(c->cfg_fd, &zero, &cfg, BPF_ANY))
-		return shunt_set_error(errno, "update shunt_cfg: %s", strerror(errno));
-	return 0;
+	err = shunt_lock(c, SHUNT_LOCK_WAIT_MS);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(c->cfg_fd, &zero, &cfg)) {
+		err = shunt_set_error(errno, "read shunt_cfg: %s", strerror(errno));
+		goto out;
+	}
+	*old = cfg.flags;
+	cfg.flags = (cfg.flags | set) & ~clear;
+	if (cfg.flags != *old && bpf_map_update_elem(c->cfg_fd, &zero, &cfg, BPF_ANY))
+		err = shunt_set_error(errno, "update shunt_cfg: %s", strerror(errno));
+out:
+	flock(c->lock_fd, LOCK_UN);
+	return err;
+}
+
+int shunt_resume(struct shunt_ctx *c, bool *was_paused)
+{
+	__u32 old;
+	int err = cfg_flags(c, 0, SHUNT_CFG_PAUSED, &old);
+
+	*was_paused = old & SHUNT_CFG_PAUSED;
+	return err;
 }
 
 /*
@@ -325,15 +392,13 @@ int shunt_resume(struct shunt_ctx *c, bool *was_paused)
  */
 int shunt_drain(struct shunt_ctx *c, int wait_s)
 {
-	struct shunt_cfg cfg;
-	__u32 zero = 0;
-	int n;
+	__u32 old = 0;
+	int n, err;
 
-	if (bpf_map_lookup_elem(c->cfg_fd, &zero, &cfg))
-		return shunt_set_error(errno, "read shunt_cfg: %s", strerror(errno));
-	cfg.flags |= SHUNT_CFG_PAUSED;
-	if (bpf_map_update_elem(c->cfg_fd, &zero, &cfg, BPF_ANY))
-		return shunt_set_error(errno, "update shunt_cfg: %s", strerror(errno));
+	/* Not holding the lock while waiting: hooks keep working meanwhile. */
+	err = cfg_flags(c, SHUNT_CFG_PAUSED, 0, &old);
+	if (err)
+		return err;
 	for (int i = 0;; i++) {
 		n = count_keys(c->sockhash_fd, sizeof(struct shunt_sock_key));
 		if (!n)

@@ -66,17 +66,56 @@ int shunt_upgrade(const char *pin_dir);
 /* Pauses new redirects, waits for redirected sockets to close: 0 or -EBUSY. */
 int shunt_drain(struct shunt_ctx *c, int wait_s);
 int shunt_resume(struct shunt_ctx *c, bool *was_paused);
-/* Opens the pinned instance and takes the instance lock. */
+/*
+ * Opens the pinned instance, without a lock: enough for readers (status,
+ * list), which never block writers.  A writer then takes shunt_lock().
+ */
 int shunt_open(struct shunt_ctx *c, const char *pin_dir);
+/* Exclusive instance lock, waiting up to @timeout_ms (<0: forever);
+ * -ETIMEDOUT if not had in time.  Released by shunt_close(). */
+#define SHUNT_LOCK_WAIT_MS 10000
+int shunt_lock(struct shunt_ctx *c, int timeout_ms);
 void shunt_close(struct shunt_ctx *c);
 
-int shunt_attach(struct shunt_ctx *c, const char *cgroup);
+/*
+ * Attaching a cgroup below or above an attached one would run shunt's
+ * sock_ops twice for its sockets: refused, -EEXIST (an ancestor is attached:
+ * its sockets are covered already) or -ENOTEMPTY (a descendant is).
+ * Attaching an attached cgroup again is a no-op.  @id, if not NULL, gets
+ * the cgroup id.
+ */
+int shunt_attach(struct shunt_ctx *c, const char *cgroup, __u64 *id);
 int shunt_detach(struct shunt_ctx *c, const char *cgroup);
+/* Detaches by cgroup id (the directory may be gone); 0 if it was not attached. */
+int shunt_detach_id(struct shunt_ctx *c, __u64 id);
+/* Unpins the links whose cgroup no longer exists; returns how many, or -errno. */
+int shunt_links_gc(struct shunt_ctx *c);
+/* The cgroup v2 directory of process @pid (its "0::" line). */
+int shunt_cgroup_of_pid(int pid, char *out, size_t len);
 
 int shunt_ep_read(struct shunt_ctx *c, struct ep_table *t);
-/* Replaces the whole table, atomically for the BPF side. */
+/* Replaces the whole table, atomically for the BPF side (caller locks). */
 int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t);
+/* Replaces @owner's entries by @mine, leaving other owners' (caller locks). */
+int shunt_ep_set_owned(struct shunt_ctx *c, const char *owner,
+		       const struct ep_table *mine, bool replace_stale);
+void shunt_stat_add(struct shunt_ctx *c, enum shunt_stat st, __u64 n);
+
 int shunt_netns_cookie(const char *netns, __u64 *cookie);
+/* Does @netns (a path or name) still name a netns with this cookie? */
+bool shunt_netns_alive(const char *netns, __u64 cookie);
+/*
+ * The netns of process @pid: a path under /run/netns (or /var/run/netns)
+ * bound to it if there is one, else /proc/PID/ns/net; and its cookie.
+ */
+int shunt_netns_of_pid(int pid, char *path, size_t len, __u64 *cookie);
+/*
+ * The addresses of every interface in @netns, read over netlink: IPv4 and
+ * IPv6, without loopback, link-local, and IPv6 addresses whose duplicate
+ * address detection failed.  Tentative IPv6 addresses (DAD still running)
+ * are included: they become usable without a new registration.
+ */
+int shunt_netns_addrs(const char *netns, struct shunt_addr *out, int max, int *n);
 
 int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s);
 

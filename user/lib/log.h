@@ -3,6 +3,8 @@
 #ifndef SHUNT_LOG_H
 #define SHUNT_LOG_H
 
+#include <stdio.h>
+
 enum shunt_log_level {
 	LOG_WARN,
 	LOG_INFO,
@@ -12,6 +14,8 @@ enum shunt_log_level {
 void shunt_log_set_level(enum shunt_log_level level);
 void shunt_log(enum shunt_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Every message to @f instead, each line stamped and prefixed (hooks, CNI). */
+void shunt_log_to(FILE *f, const char *prefix);
 /* Route libbpf's own messages through shunt_log (shown with -v). */
 void shunt_log_libbpf(void);
 

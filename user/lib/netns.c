@@ -9,13 +9,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <time.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <libmnl/libmnl.h>
 
 #include "internal.h"
+#include "log.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
 #endif
+
+/* A netns as the user gives it: "" (own), a path, or an `ip netns` name. */
+static void netns_path(const char *netns, char *path, size_t len)
+{
+	if (!netns[0])
+		snprintf(path, len, "/proc/self/ns/net");
+	else if (strchr(netns, '/'))
+		snprintf(path, len, "%s", netns);
+	else
+		snprintf(path, len, "/var/run/netns/%s", netns);
+}
 
 /*
  * The netns cookie is what BPF sees (bpf_get_netns_cookie); read it with
@@ -27,12 +46,7 @@ int shunt_netns_cookie(const char *netns, __u64 *cookie)
 	socklen_t len = sizeof(*cookie);
 	int self = -1, target = -1, sock = -1, err = 0;
 
-	if (!netns[0])
-		snprintf(path, sizeof(path), "/proc/self/ns/net");
-	else if (strchr(netns, '/'))
-		snprintf(path, sizeof(path), "%s", netns);
-	else
-		snprintf(path, sizeof(path), "/var/run/netns/%s", netns);
+	netns_path(netns, path, sizeof(path));
 
 	target = open(path, O_RDONLY | O_CLOEXEC);
 	if (target < 0)
@@ -56,5 +70,177 @@ out:
 	if (self >= 0)
 		close(self);
 	close(target);
+	return err;
+}
+
+bool shunt_netns_alive(const char *netns, __u64 cookie)
+{
+	__u64 now = 0;
+
+	/* "" is the caller's own netns: alive as long as we are. */
+	if (!netns[0])
+		return true;
+	return !shunt_netns_cookie(netns, &now) && now == cookie;
+}
+
+/* A bind mount of @ino under @dir (ip netns, podman): its path. */
+static bool named_netns(const char *dir, const struct stat *ns, char *out, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *d = opendir(dir);
+
+	while (d && !found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!stat(path, &st) && st.st_ino == ns->st_ino && st.st_dev == ns->st_dev &&
+		    (size_t)snprintf(out, len, "%s", path) < len)
+			found = true;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+int shunt_netns_of_pid(int pid, char *path, size_t len, __u64 *cookie)
+{
+	char proc[64];
+	struct stat ns;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/ns/net", pid);
+	if (stat(proc, &ns))
+		return shunt_set_error(errno == ENOENT ? ESRCH : errno, "process %d: %s", pid,
+				       errno == ENOENT ? "no such process" : strerror(errno));
+	if (!named_netns("/run/netns", &ns, path, len) &&
+	    !named_netns("/var/run/netns", &ns, path, len))
+		snprintf(path, len, "%s", proc);
+	return shunt_netns_cookie(path, cookie);
+}
+
+/* --- addresses over rtnetlink (libmnl) ------------------------------ */
+
+struct addr_walk {
+	struct shunt_addr *out;
+	int max, n;
+	bool full;
+};
+
+static int addr_attr(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = {};
+	struct addr_walk *w = data;
+	struct shunt_addr a;
+	__u32 flags;
+	const __u8 *b;
+
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return MNL_CB_OK;
+	if (ifa->ifa_scope == RT_SCOPE_HOST || ifa->ifa_scope == RT_SCOPE_LINK)
+		return MNL_CB_OK;	/* loopback, link-local */
+	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr, tb);
+	flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
+	if (flags & IFA_F_DADFAILED)
+		return MNL_CB_OK;
+	/* IFA_LOCAL is the interface's own address on point-to-point links. */
+	if (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS])
+		return MNL_CB_OK;
+	b = mnl_attr_get_payload(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
+	shunt_addr_set(&a, ifa->ifa_family == AF_INET6, (const __u32 *)b);
+	if (a.family == SHUNT_AF_INET && (ntohl(a.a[0]) >> 24) == 127)
+		return MNL_CB_OK;
+	for (int i = 0; i < w->n; i++)
+		if (!memcmp(&w->out[i], &a, sizeof(a)))
+			return MNL_CB_OK;
+	if (w->n >= w->max) {
+		w->full = true;
+		return MNL_CB_OK;
+	}
+	w->out[w->n++] = a;
+	return MNL_CB_OK;
+}
+
+static int dump_addrs(struct addr_walk *w)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *rt;
+	unsigned int seq = time(NULL), portid;
+	int ret, err = 0;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = shunt_set_error(errno, "netlink: %s", strerror(errno));
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtgen_family = AF_UNSPEC;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = shunt_set_error(errno, "netlink send: %s", strerror(errno));
+		goto out;
+	}
+	while ((ret = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		ret = mnl_cb_run(buf, ret, seq, portid, addr_cb, w);
+		if (ret <= 0)
+			break;
+	}
+	if (ret < 0)
+		err = shunt_set_error(errno, "netlink address dump: %s", strerror(errno));
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return err;
+}
+
+/* Enters @netns for the dump only, as shunt_netns_cookie does. */
+int shunt_netns_addrs(const char *netns, struct shunt_addr *out, int max, int *n)
+{
+	struct addr_walk w = { .out = out, .max = max };
+	char path[PATH_MAX];
+	int self, target, err;
+
+	netns_path(netns, path, sizeof(path));
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0)
+		return shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || setns(target, CLONE_NEWNET)) {
+		err = shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
+		if (self >= 0)
+			close(self);
+		close(target);
+		return err;
+	}
+	err = dump_addrs(&w);
+	if (setns(self, CLONE_NEWNET)) {
+		fprintf(stderr, "shunt: cannot return to own netns: %s\n", strerror(errno));
+		abort();
+	}
+	close(self);
+	close(target);
+	*n = w.n;
+	if (!err && w.full)
+		pr_warn("netns %s has more than %d addresses; registering the first %d\n",
+			path, max, max);
 	return err;
 }

@@ -41,6 +41,7 @@ const char *const shunt_stat_names[SHUNT_ST_MAX] = {
 	[SHUNT_ST_TCP_SEMANTICS]	= "tcp_semantics",
 	[SHUNT_ST_RX_EAGAIN]		= "kernel_eagain",
 	[SHUNT_ST_TCP_NO_RX_HOOK]	= "tcp_no_read_counter",
+	[SHUNT_ST_EP_STALE]		= "endpoints_replaced_stale",
 };
 
 

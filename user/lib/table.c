@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "internal.h"
+#include "log.h"
 
 int shunt_get_cfg(struct shunt_ctx *c, struct shunt_cfg *cfg)
 {
@@ -32,6 +35,8 @@ static void meta_to_ep(const struct shunt_ep_meta_key *k,
 	ep->netns_cookie = m->netns_cookie;
 	ep->net_id = m->net_id;
 	ep->ep_id = m->ep_id;
+	snprintf(ep->owner, sizeof(ep->owner), "%s", m->owner);
+	ep->cgroup_id = m->cgroup_id;
 }
 
 static int cmp_ep_id(const void *a, const void *b)
@@ -41,33 +46,57 @@ static int cmp_ep_id(const void *a, const void *b)
 	return x->ep_id < y->ep_id ? -1 : x->ep_id > y->ep_id;
 }
 
-int shunt_ep_read(struct shunt_ctx *c, struct ep_table *t)
+static int read_gen(struct shunt_ctx *c, __u32 gen, struct ep_table *t)
 {
 	struct shunt_ep_meta_key key, next, *prev = NULL;
 	struct shunt_ep_meta meta;
-	struct shunt_cfg cfg;
 	struct endpoint ep;
-	int err;
 
 	memset(t, 0, sizeof(*t));
-	err = shunt_get_cfg(c, &cfg);
-	if (err)
-		return err;
 	while (!bpf_map_get_next_key(c->endpoints_fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (key.gen != cfg.gen ||
+		if (key.gen != gen ||
 		    bpf_map_lookup_elem(c->endpoints_fd, &key, &meta))
 			continue;
 		meta_to_ep(&key, &meta, &ep);
 		if (ep_table_add(t, &ep)) {
 			ep_table_free(t);
-			return shunt_set_error(EINVAL, "stored endpoint table is inconsistent: %s", shunt_strerror());
+			return shunt_set_error(EINVAL, "stored endpoint table is inconsistent: %s",
+					       shunt_strerror());
 		}
 	}
 	/* Hash order is arbitrary; list in the order endpoints were added. */
 	qsort(t->eps, t->n, sizeof(*t->eps), cmp_ep_id);
 	return 0;
+}
+
+/*
+ * Readers take no lock (status, list, an event stream must never block a
+ * container's start).  A writer fills the idle generation, then flips gen
+ * and bumps seq in one update of shunt_cfg, then purges the old
+ * generation: a reader that saw the same seq before and after its walk
+ * read one whole generation, as in a seqlock; else it walks again.
+ */
+int shunt_ep_read(struct shunt_ctx *c, struct ep_table *t)
+{
+	struct shunt_cfg before, after;
+	int err;
+
+	for (int tries = 0; tries < 100; tries++) {
+		err = shunt_get_cfg(c, &before);
+		if (err)
+			return err;
+		err = read_gen(c, before.gen, t);
+		if (shunt_get_cfg(c, &after))
+			after.seq = before.seq + 1;
+		if (after.seq == before.seq && after.gen == before.gen)
+			return err;
+		if (!err)
+			ep_table_free(t);
+		usleep(1000);
+	}
+	return shunt_set_error(EAGAIN, "endpoint table kept changing while being read");
 }
 
 /* Deletes every entry of generation @gen from the three endpoint maps. */
@@ -131,6 +160,8 @@ static int write_gen(struct shunt_ctx *c, const struct ep_table *t, __u32 gen)
 		meta.has_mac = ep->has_mac;
 		meta.naddrs = ep->naddrs;
 		memcpy(meta.addrs, ep->addrs, sizeof(meta.addrs));
+		snprintf(meta.owner, sizeof(meta.owner), "%s", ep_owner(ep));
+		meta.cgroup_id = ep->cgroup_id;
 		if (bpf_map_update_elem(c->endpoints_fd, &mk, &meta, BPF_ANY))
 			goto fail;
 	}
@@ -179,11 +210,10 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 					return shunt_set_error(EEXIST, "endpoint \"%s\": address %s in that netns already belongs to endpoint \"%s\" (network \"%s\")",
 							       t->eps[i].name, buf, t->eps[j].name, t->eps[j].network);
 				}
-	ep_table_assign_ids(t);
-
 	err = shunt_get_cfg(c, &cfg);
 	if (err)
 		return err;
+	ep_table_assign_ids(t, &cfg.ep_id_hw, &cfg.net_id_hw);
 	next = !cfg.gen;
 	purge_gen(c, next);
 	err = write_gen(c, t, next);
@@ -192,6 +222,7 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 		return err;
 	}
 	cfg.gen = next;
+	cfg.seq++;
 	if (bpf_map_update_elem(c->cfg_fd, &zero, &cfg, BPF_ANY)) {
 		err = shunt_set_error(errno, "update shunt_cfg: %s", strerror(errno));
 		purge_gen(c, next);
@@ -202,3 +233,86 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 }
 
 /* --- status --------------------------------------------------------- */
+
+/* Adds @n to a counter user space keeps in the per-CPU stats (CPU 0's slot). */
+void shunt_stat_add(struct shunt_ctx *c, enum shunt_stat st, __u64 n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 key = st;
+	__u64 *vals;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return;
+	if (!bpf_map_lookup_elem(c->stats_fd, &key, vals)) {
+		vals[0] += n;
+		bpf_map_update_elem(c->stats_fd, &key, vals, BPF_ANY);
+	}
+	free(vals);
+}
+
+/*
+ * Replaces the entries of @owner with @mine (which may be empty), keeping
+ * each one's ids by name, and leaves everyone else's entries alone.  An
+ * entry of @mine that conflicts with another owner's (same name or address)
+ * is refused, unless that entry's netns is gone and @replace_stale is set:
+ * then the stale entry is dropped, logged and counted (a container killed
+ * without `delete`, a crashed runtime).  Takes no lock: the caller holds
+ * the instance lock (shunt_lock).
+ */
+int shunt_ep_set_owned(struct shunt_ctx *c, const char *owner,
+		       const struct ep_table *mine, bool replace_stale)
+{
+	struct ep_table t, old = {};
+	int err, stale = 0;
+
+	err = owner_check(owner);
+	if (err)
+		return err;
+	err = shunt_ep_read(c, &t);
+	if (err)
+		return err;
+	for (int i = 0; i < t.n; i++)
+		if (ep_owned_by(&t.eps[i], owner) && (err = ep_table_add(&old, &t.eps[i])))
+			goto out;
+	ep_table_drop_owner(&t, owner);
+	for (int i = 0; i < mine->n; i++) {
+		struct endpoint ep = mine->eps[i];
+		int k;
+
+		snprintf(ep.owner, sizeof(ep.owner), "%s", owner);
+		ep.ep_id = ep.net_id = 0;
+		if (!ep.netns_cookie) {
+			err = shunt_netns_cookie(ep.netns, &ep.netns_cookie);
+			if (err) {
+				err = shunt_set_error(err, "endpoint \"%s\": %s", ep.name, shunt_strerror());
+				goto out;
+			}
+		}
+		while ((k = ep_table_conflict(&t, &ep)) >= 0) {
+			struct endpoint *o = &t.eps[k];
+
+			if (!replace_stale || shunt_netns_alive(o->netns, o->netns_cookie)) {
+				err = shunt_set_error(EEXIST, "endpoint \"%s\": its name or an address is taken by endpoint \"%s\" (owner %s, network %s, netns %s)",
+						      ep.name, o->name, ep_owner(o), o->network,
+						      o->netns[0] ? o->netns : "(own)");
+				goto out;
+			}
+			pr_info("endpoint \"%s\" (owner %s, netns %s) replaced by \"%s\": its netns is gone\n",
+				o->name, ep_owner(o), o->netns, ep.name);
+			memmove(o, o + 1, (t.eps + t.n - o - 1) * sizeof(*o));
+			t.n--;
+			stale++;
+		}
+		err = ep_table_add(&t, &ep);
+		if (err)
+			goto out;
+	}
+	ep_table_keep_ids(&t, &old);
+	err = shunt_ep_write(c, &t);
+	if (!err && stale)
+		shunt_stat_add(c, SHUNT_ST_EP_STALE, stale);
+out:
+	ep_table_free(&old);
+	ep_table_free(&t);
+	return err;
+}

@@ -44,7 +44,11 @@ int shunt_upgrade(const char *pin_dir)
 	lock = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock < 0)
 		return shunt_set_error(errno, "not loaded (no %s): nothing to upgrade", pin_dir);
-	flock(lock, LOCK_EX);
+	err = shunt_flock(lock, LOCK_EX, SHUNT_LOCK_WAIT_MS, pin_dir);
+	if (err) {
+		close(lock);
+		return err;
+	}
 	skel = shunt_bpf__open();
 	if (!skel) {
 		err = shunt_set_error(errno, "cannot open BPF object: %s", strerror(errno));
