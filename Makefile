@@ -27,6 +27,7 @@ endif
 
 LIB_SRCS := $(wildcard user/lib/*.c)
 CLI_SRCS := $(wildcard user/cli/*.c)
+CNI_SRCS := $(wildcard user/cni/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 CLI_OBJS := $(patsubst user/cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
 HDRS     := $(wildcard include/shunt/*.h user/lib/*.h)
@@ -47,7 +48,7 @@ FUZZ_SECONDS ?= 60
 # SHUNT_REBUILD=1 changes code and adds a map, =2 changes a map's layout.
 REBUILDS := $(OUTPUT)/rebuild1/shunt $(OUTPUT)/rebuild2/shunt
 
-all: $(OUTPUT)/shunt $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
+all: $(OUTPUT)/shunt $(OUTPUT)/shunt-cni $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
      $(ASAN_BINS) $(FUZZ_BINS) $(REBUILDS) $(OUTPUT)/tests/vsock_probe.bpf.o $(OUTPUT)/vsock-probe
 
 $(OUTPUT)/rebuild%/shunt: bpf/shunt.bpf.c $(HDRS) $(LIB_SRCS) $(CLI_SRCS) $(OUTPUT)/vmlinux.h
@@ -96,6 +97,11 @@ $(OUTPUT)/libshunt.a: $(LIB_OBJS)
 $(OUTPUT)/shunt: $(CLI_OBJS) $(OUTPUT)/libshunt.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The CNI chained plugin: its own binary (runtimes exec it by type name).
+$(OUTPUT)/shunt-cni: $(CNI_SRCS) $(HDRS) $(OUTPUT)/libshunt.a | $(OUTPUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/cni $(CNI_SRCS) $(OUTPUT)/libshunt.a $(LDLIBS) -o $@
 
 $(OUTPUT)/shunt-traffic: tests/tools/shunt-traffic.c | $(OUTPUT)
 	$(call msg,CC,$@)

@@ -7,6 +7,7 @@ PKGS=(
 	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
 	libcmocka-dev libjson-c-dev libmnl-dev iproute2 procps jq python3 util-linux
 	redis-server redis-tools
+	runc podman containernetworking-plugins conmon netavark aardvark-dns iptables
 	nginx curl wrk iperf3 memcached libmemcached-tools postgresql
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 )
