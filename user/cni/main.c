@@ -154,6 +154,9 @@ int main(void)
 		snprintf(tag, sizeof(tag), "%s %s/%s", r.cmd ?: "-", r.id, r.ifname);
 	else
 		snprintf(tag, sizeof(tag), "%s %s", r.cmd ?: "-", r.conf.name[0] ? r.conf.name : "-");
+	for (char *p = tag; *p; p++)	/* the environment, quoted in log lines */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	r.tag = tag;
 	if (ci < 0) {
 		if (r.cmd)

@@ -23,6 +23,15 @@
 #include "cni.h"
 #include "loader.h"
 
+/* Messages quote the environment and paths: one printable line, as the
+ * library's own (shunt_set_error). */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int cni_fail(struct cni_run *r, int code, const char *details, const char *fmt, ...)
 {
 	va_list ap;
@@ -31,6 +40,8 @@ int cni_fail(struct cni_run *r, int code, const char *details, const char *fmt, 
 	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
 	va_end(ap);
 	snprintf(r->details, sizeof(r->details), "%s", details ?: "");
+	one_line(r->msg);
+	one_line(r->details);
 	r->code = code;
 	return code;
 }
@@ -50,6 +61,7 @@ static int soft(struct cni_run *r, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	one_line(msg);
 	if (r->conf.strict)
 		return cni_fail(r, code, NULL, "%s", msg);
 	cni_warn("%s: %s (the container goes on, over TCP)\n", r->tag, msg);
