@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <bpf/libbpf.h>
 
@@ -38,6 +39,9 @@ static void vlog(enum shunt_log_level level, const char *fmt, va_list ap)
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fprintf(log_file, "%s %s", ts, log_prefix);
+	/* pr_warn's "shunt: " says who speaks on a terminal; the prefix does here. */
+	if (!strncmp(fmt, "shunt: ", 7))
+		fmt += 7;
 	vfprintf(log_file, fmt, ap);
 	fflush(log_file);
 }
