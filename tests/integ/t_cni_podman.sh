@@ -63,9 +63,14 @@ test_cleanup() {
 	podman rmi -f "$IMG" >/dev/null 2>&1
 	rm -f /var/lib/cni/results/"$NETNAME"-* 2>/dev/null
 	ip link del "$BR" 2>/dev/null
-	# runc removed the containers' leaves; the parent goes with the
-	# cgroups list, once this instance no longer has it attached
 	"$SHUNT_BIN" --pin-dir "$PIN" detach "$CGPAR" >/dev/null 2>&1
+	# runc removed the containers' leaves, but the parent, with conmon's
+	# cgroup in it, stays in every hierarchy (v1 ones too): rmdir only,
+	# which fails on anything still in use.
+	local d
+	for d in /sys/fs/cgroup/*/"$PARENT"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
 	true
 }
 
