@@ -30,7 +30,7 @@ CLI_SRCS := $(wildcard user/cli/*.c)
 CNI_SRCS := $(wildcard user/cni/*.c)
 LIB_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 CLI_OBJS := $(patsubst user/cli/%.c,$(OUTPUT)/cli/%.o,$(CLI_SRCS))
-HDRS     := $(wildcard include/shunt/*.h user/lib/*.h)
+HDRS     := $(wildcard include/shunt/*.h user/lib/*.h user/cni/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # The pure parts of user space, also built with sanitizers and fuzzed.
@@ -132,6 +132,11 @@ $(OUTPUT)/asan/%: tests/unit/%.c $(PURE_SRCS) $(HDRS) | $(OUTPUT)/asan
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(HDRS) | $(OUTPUT)/fuzz
 	$(call msg,CC-FUZZ,$@)
 	$(Q)$(CLANG) $(SAN_FLAGS) -fsanitize=fuzzer $< $(PURE_SRCS) -ljson-c -o $@
+
+# The CNI plugin's conf parser is pure too, and fuzzed with them.
+$(OUTPUT)/fuzz/fuzz_cni: tests/fuzz/fuzz_cni.c user/cni/conf.c $(PURE_SRCS) $(HDRS) | $(OUTPUT)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(SAN_FLAGS) -Iuser/cni -fsanitize=fuzzer $< user/cni/conf.c $(PURE_SRCS) -ljson-c -o $@
 
 # make fuzz: each target for FUZZ_SECONDS from the seed corpus (new inputs
 # go to .output/fuzz/corpus-*, the seeds in tests/fuzz/corpus stay as they are).
