@@ -152,6 +152,7 @@ bench: deps
 	$(Q)bash scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench.sh
+	$(Q)bash scripts/bench-hook.sh
 
 # make vmtest: tests/run.sh inside QEMU on another kernel (scripts/vmtest.sh:
 # KERNEL=debian-6.1|debian-6.12|src-6.12|host, ONLY, TIMEOUT, SHUNT_SCALE).

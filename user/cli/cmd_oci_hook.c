@@ -163,5 +163,8 @@ int cmd_oci_hook(struct cli_env *env, int argc, char **argv)
 soft:
 	pr_warn("%s %s: %s%s\n", stage, st.id, shunt_strerror(),
 		o.strict ? "" : " (container goes on, over TCP)");
+	/* Failing the container: the runtime shows its hook's stderr. */
+	if (o.strict && logf)
+		fprintf(stderr, "shunt oci-hook: %s %s: %s\n", stage, st.id, shunt_strerror());
 	return o.strict ? 1 : 0;
 }

@@ -263,7 +263,8 @@ int shunt_cgroup_of_pid(int pid, char *out, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
 	f = fopen(path, "re");
 	if (!f)
-		return shunt_set_error(errno, "process %d: %s", pid, strerror(errno));
+		return shunt_set_error(errno == ENOENT ? ESRCH : errno, "process %d: %s", pid,
+				       errno == ENOENT ? "no such process" : strerror(errno));
 	while (!found && fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "0::", 3))
 			continue;
