@@ -20,7 +20,7 @@ NSA=$(mk_ns a)
 NSB=$(mk_ns b)
 link_ns "$NSA" 10.50.0.1 "$NSB" 10.50.0.2
 shunt load >/dev/null
-ms() { echo $(( $(date +%s%N) / 1000 )); }	# microseconds
+usec() { echo $(( $(date +%s%N) / 1000 )); }
 
 echo "variant,op,i,us" > "$CSV"
 for i in $(seq "$N"); do
@@ -28,10 +28,10 @@ for i in $(seq "$N"); do
 		id=$T-$v$i
 		mk_bundle "$id" "$NSB" '{}' /bin/sleep 600
 		[ $v = none ] && jq 'del(.hooks)' "$TMPD/$id/config.json" > "$TMPD/$id/c" && mv "$TMPD/$id/c" "$TMPD/$id/config.json"
-		t0=$(ms); run_detached "$id"; t1=$(ms)
+		t0=$(usec); run_detached "$id"; t1=$(usec)
 		runc_ kill "$id" KILL
 		for k in $(seq 100); do [ "$(runc_ state "$id" | jq -r .status)" = stopped ] && break; sleep 0.02; done
-		t2=$(ms); runc_ delete "$id"; t3=$(ms)
+		t2=$(usec); runc_ delete "$id"; t3=$(usec)
 		echo "$v,start,$i,$((t1 - t0))" >> "$CSV"
 		echo "$v,delete,$i,$((t3 - t2))" >> "$CSV"
 		rm -rf "${TMPD:?}/$id"

@@ -97,4 +97,17 @@ grep -q "poststop c1: removed 1 endpoint(s), collected 1 dangling link(s)" "$TMP
 [ "$(shunt status --json | jq '.attached | length')" = 0 ] || fail "links left"
 [ "$(shunt endpoint list --json | jq '[.endpoints[] | select(.owner != "static")] | length')" = 0 ] ||
 	fail "c1's entry left after poststop"
+# One container, one registration: when CNI registered it, the hook only
+# attaches.  (A CNI ADD as a runtime makes it, for a container in NSB.)
+shunt endpoint del s2; shunt endpoint del s4; shunt endpoint del w1	# free the table a little
+PREV='{"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/var/run/netns/'"$NSB"'"}],
+       "ips": [{"address": "10.30.0.2/24", "interface": 0}]}'
+jq -n --arg pin "$PIN" --argjson prev "$PREV" \
+	'{cniVersion: "1.0.0", name: "n1", type: "shunt-cni", pinDir: $pin, prevResult: $prev}' |
+	CNI_COMMAND=ADD CNI_CONTAINERID=c9 CNI_NETNS=/var/run/netns/$NSB CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+	"$OUT/shunt-cni" > "$TMPD/cni.out" || { cat "$TMPD/cni.out" >&2; fail "CNI ADD failed"; }
+state c9 creating "$LAST_PID" | shunt oci-hook --log "$TMPD/hook.log" --strict || fail "hook after CNI failed"
+grep -q "createRuntime c9: registered by CNI; attached $CGB" "$TMPD/hook.log" || { cat "$TMPD/hook.log" >&2; fail "hook did not defer to CNI"; }
+got=$(shunt endpoint list --json | jq -c '[.endpoints[] | select(.addresses | index("10.30.0.2")) | .owner]')
+[ "$got" = '["cni:n1/c9/eth0"]' ] || fail "want one registration, by CNI: $got"
 echo "table owners ok"

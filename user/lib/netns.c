@@ -37,6 +37,38 @@ static void netns_path(const char *netns, char *path, size_t len)
 }
 
 /*
+ * Moves this thread into @netns until netns_leave(); returns the fd of the
+ * netns to come back to, or -errno.  @path gets the netns path used.
+ */
+static int netns_enter(const char *netns, char *path, size_t len)
+{
+	int self, target, err = 0;
+
+	netns_path(netns, path, len);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0)
+		return shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || setns(target, CLONE_NEWNET)) {
+		err = shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
+		if (self >= 0)
+			close(self);
+	}
+	close(target);
+	return err ?: self;
+}
+
+static void netns_leave(int self)
+{
+	if (setns(self, CLONE_NEWNET)) {
+		/* Cannot happen for our own netns; never continue in the wrong one. */
+		fprintf(stderr, "shunt: cannot return to own netns: %s\n", strerror(errno));
+		abort();
+	}
+	close(self);
+}
+
+/*
  * The netns cookie is what BPF sees (bpf_get_netns_cookie); read it with
  * SO_NETNS_COOKIE on a socket made inside the namespace.
  */
@@ -44,32 +76,17 @@ int shunt_netns_cookie(const char *netns, __u64 *cookie)
 {
 	char path[PATH_MAX];
 	socklen_t len = sizeof(*cookie);
-	int self = -1, target = -1, sock = -1, err = 0;
+	int self, sock, err = 0;
 
-	netns_path(netns, path, sizeof(path));
-
-	target = open(path, O_RDONLY | O_CLOEXEC);
-	if (target < 0)
-		return shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || setns(target, CLONE_NEWNET)) {
-		err = shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
-		goto out;
-	}
+	self = netns_enter(netns, path, sizeof(path));
+	if (self < 0)
+		return self;
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0 || getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
 		err = shunt_set_error(errno, "netns cookie of %s: %s (kernel >= 5.14 needed)", path, strerror(errno));
-	if (setns(self, CLONE_NEWNET)) {
-		/* Cannot happen for our own netns; never continue in the wrong one. */
-		fprintf(stderr, "shunt: cannot return to own netns: %s\n", strerror(errno));
-		abort();
-	}
-out:
 	if (sock >= 0)
 		close(sock);
-	if (self >= 0)
-		close(self);
-	close(target);
+	netns_leave(self);
 	return err;
 }
 
@@ -217,27 +234,13 @@ int shunt_netns_addrs(const char *netns, struct shunt_addr *out, int max, int *n
 {
 	struct addr_walk w = { .out = out, .max = max };
 	char path[PATH_MAX];
-	int self, target, err;
+	int self, err;
 
-	netns_path(netns, path, sizeof(path));
-	target = open(path, O_RDONLY | O_CLOEXEC);
-	if (target < 0)
-		return shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
-	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || setns(target, CLONE_NEWNET)) {
-		err = shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
-		if (self >= 0)
-			close(self);
-		close(target);
-		return err;
-	}
+	self = netns_enter(netns, path, sizeof(path));
+	if (self < 0)
+		return self;
 	err = dump_addrs(&w);
-	if (setns(self, CLONE_NEWNET)) {
-		fprintf(stderr, "shunt: cannot return to own netns: %s\n", strerror(errno));
-		abort();
-	}
-	close(self);
-	close(target);
+	netns_leave(self);
 	*n = w.n;
 	if (!err && w.full)
 		pr_warn("netns %s has more than %d addresses; registering the first %d\n",
