@@ -55,10 +55,38 @@ expect 0 '' "{\"id\": \"c2\", \"status\": \"creating\", \"pid\": $!}"
 grep -q 'createRuntime c2: container c2: netns /run/netns/'"$NS"' has no address yet' "$TMPD/hook.log" ||
 	{ cat "$TMPD/hook.log" >&2; fail "no-address case not logged"; }
 [ "$(shunt endpoint list --json | jq '.endpoints | length')" -eq 0 ] || fail "an address-less endpoint was registered"
-kill "$!"
+[ "$(shunt status --json | jq '.attached | length')" -eq 1 ] || fail "not attached for a later stage"
+# poststart finishes what createRuntime could not: the address came meanwhile.
+SLEEPER=$!
+ip -n "$NS" link add e0 type veth peer name e1
+ip -n "$NS" addr add 10.60.0.2/24 dev e0
+ip -n "$NS" link set e0 up
+expect 0 '' "{\"id\": \"c2\", \"status\": \"created\", \"pid\": $SLEEPER}" poststart
+shunt endpoint list --json | jq -e '.endpoints[] | select(.owner == "oci:c2" and .addresses == ["10.60.0.2"])' >/dev/null ||
+	{ cat "$TMPD/hook.log" >&2; fail "poststart did not register the late address"; }
+
+# The table full: logged, exit 0, nothing of it registered; the rest intact.
+python3 -c 'import json
+print(json.dumps({"endpoints": [{"name": "e%d" % i, "addresses": ["10.%d.%d.%d" % (100 + i // 65536, i // 256 % 256, i % 256)]} for i in range(4095)]}))' > "$TMPD/big.json"
+shunt endpoint load "$TMPD/big.json"
+NS2=$(mk_ns y)
+ip -n "$NS2" link add e0 type veth peer name e1
+ip -n "$NS2" addr add 10.61.0.2/24 dev e0
+sh -c 'echo $$ > "$0/cgroup.procs" && exec ip netns exec "$1" sleep 600' "$CG" "$NS2" &
+PIDS+=($!)
+sleep 0.2
+expect 0 '' "{\"id\": \"c4\", \"status\": \"creating\", \"pid\": $!}"
+grep -q 'createRuntime c4: container c4: endpoint table full (4096 endpoints) (container goes on' "$TMPD/hook.log" ||
+	{ tail -3 "$TMPD/hook.log" >&2; fail "table full not logged"; }
+[ "$(shunt endpoint list --json | jq '.endpoints | length')" -eq 4096 ] || fail "table changed by a refused hook"
+echo '{"endpoints": []}' > "$TMPD/empty.json"
+shunt endpoint load "$TMPD/empty.json"
+
+kill "$SLEEPER" "$!"
 sleep 0.1
-rmdir "$CG"
 expect 0 '' '{"id": "c2", "status": "stopped"}'
+grep -q 'poststop c2: removed 1 endpoint(s), collected 0 dangling' "$TMPD/hook.log" || fail "poststop did not detach by the recorded id"
+rmdir "$CG"
 nothing_left "netns without an address"
 
 # Not loaded: exit 0 and a log line, never a crash.
