@@ -84,6 +84,26 @@ static int open_instance(struct cni_run *r, struct shunt_ctx *ctx, bool lock)
 }
 
 /*
+ * DEL and GC: the instance, locked.  Returns 0 with @ctx open; -1 when
+ * there is nothing to do (not loaded at pinDir: no entry can exist),
+ * logged with @what; else the CNI error code (11 when locked too long).
+ */
+static int open_writer(struct cni_run *r, struct shunt_ctx *ctx, const char *what)
+{
+	int err = open_instance(r, ctx, true);
+
+	if (err == -ENOENT) {
+		cni_info("%s: nothing to %s: not loaded at %s\n", r->tag, what, r->conf.pin_dir);
+		return -1;
+	}
+	if (err == -ETIMEDOUT)
+		return cni_fail(r, CNI_ERR_AGAIN, NULL, "%s", shunt_strerror());
+	if (err)
+		return cni_fail(r, CNI_ERR_IO, NULL, "%s", shunt_strerror());
+	return 0;
+}
+
+/*
  * Is @cg, or a cgroup above it, attached to the instance at @pin_dir?
  * *@self says which.  The walk stops at the cgroup2 mount's root: above
  * it, inode numbers are not cgroup ids.
@@ -268,15 +288,9 @@ int cni_cmd_del(struct cni_run *r)
 		cni_info("%s: %s: ADD registered nothing of it\n", r->tag, shunt_strerror());
 		return 0;
 	}
-	err = open_instance(r, &ctx, true);
-	if (err == -ENOENT) {
-		cni_info("%s: nothing to remove: not loaded at %s\n", r->tag, r->conf.pin_dir);
-		return 0;
-	}
-	if (err == -ETIMEDOUT)
-		return cni_fail(r, CNI_ERR_AGAIN, NULL, "%s", shunt_strerror());
-	if (err)
-		return cni_fail(r, CNI_ERR_IO, NULL, "%s", shunt_strerror());
+	code = open_writer(r, &ctx, "remove");
+	if (code)
+		return code < 0 ? 0 : code;
 	err = shunt_ep_read(&ctx, &t);
 	if (err) {
 		code = cni_fail(r, CNI_ERR_IO, NULL, "%s", shunt_strerror());
@@ -400,15 +414,9 @@ int cni_cmd_gc(struct cni_run *r)
 
 	if (cni_valid_attachments(&r->conf, &valid))
 		return cni_fail(r, CNI_ERR_CONFIG, NULL, "%s", shunt_strerror());
-	err = open_instance(r, &ctx, true);
-	if (err == -ENOENT) {
-		cni_info("%s: nothing to collect: not loaded at %s\n", r->tag, r->conf.pin_dir);
-		return 0;
-	}
-	if (err == -ETIMEDOUT)
-		return cni_fail(r, CNI_ERR_AGAIN, NULL, "%s", shunt_strerror());
-	if (err)
-		return cni_fail(r, CNI_ERR_IO, NULL, "%s", shunt_strerror());
+	code = open_writer(r, &ctx, "collect");
+	if (code)
+		return code < 0 ? 0 : code;
 	err = shunt_ep_read(&ctx, &t);
 	if (!err && t.n && !(drop = calloc(t.n, sizeof(*drop))))
 		err = shunt_set_error(ENOMEM, "out of memory");
