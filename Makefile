@@ -41,7 +41,10 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all clean test demo deps fuzz bench vmtest
+# The version: a VERSION file (source tarballs), else git describe.
+VERSION := $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+.PHONY: all clean test demo deps fuzz bench vmtest FORCE
 .DELETE_ON_ERROR:
 
 # Rebuilt variants of shunt that t_upgrade upgrades a running instance to:
@@ -81,6 +84,13 @@ $(OUTPUT)/shunt-cli.bpf.o: bpf/shunt.bpf.c $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPU
 $(OUTPUT)/shunt.skel.h: $(OUTPUT)/shunt-cli.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name shunt_bpf > $@
+
+# Rewritten only when the version changes, so nothing rebuilds otherwise.
+$(OUTPUT)/version.h: FORCE | $(OUTPUT)
+	$(Q)printf '#define SHUNT_VERSION "%s"\n' "$(VERSION)" > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(OUTPUT)/lib/version.o: $(OUTPUT)/version.h
 
 $(OUTPUT)/lib/%.o: user/lib/%.c $(HDRS) $(OUTPUT)/shunt.skel.h | $(OUTPUT)/lib
 	$(call msg,CC,$@)

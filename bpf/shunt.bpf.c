@@ -62,6 +62,12 @@ const volatile __u64 fc_bound = SHUNT_FC_BOUND_DEFAULT;
  */
 const volatile __u64 rx_hook = SHUNT_RX_TP;
 
+/* Who loaded this: the loader's version and its embedded object's hash,
+ * set before load so `shunt status` can tell what a running instance runs
+ * (after an upgrade it may differ from the binary on disk). */
+const volatile __u64 obj_id = 0;
+const volatile char build_version[SHUNT_VERSION_MAX] = {};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

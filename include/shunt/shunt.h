@@ -24,6 +24,7 @@
 #define SHUNT_NET_MAX		32	/* network name */
 #define SHUNT_NETNS_MAX		128	/* netns name or path as the user gave it */
 #define SHUNT_MAX_ADDRS		8	/* addresses per endpoint */
+#define SHUNT_VERSION_MAX	48	/* build_version in .rodata */
 
 #define SHUNT_MAX_ENDPOINTS	4096
 #define SHUNT_MAX_ADDR_ENTRIES	(2 * SHUNT_MAX_ENDPOINTS * SHUNT_MAX_ADDRS)

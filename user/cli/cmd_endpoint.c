@@ -3,41 +3,30 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
 #include "cli.h"
 #include "log.h"
 
-/*
- * A file holds the operator's ("static") endpoints: `endpoint load` replaces
- * those and leaves the entries of hooks and plugins alone.  Entries of
- * other owners in the file (a saved `endpoint list --json`) are theirs to
- * manage: skipped, so that listing and loading round-trip.
- */
-static int load_static(struct shunt_ctx *c, struct ep_table *nt)
+/* A file holds the operator's ("static") endpoints; hooks' entries stay. */
+static int load_static(struct shunt_ctx *c, struct ep_table *nt, bool partial)
 {
-	struct ep_table mine = {};
-	int err = 0, skipped = 0;
+	int err, owned, netns;
 
-	for (int i = 0; i < nt->n && !err; i++) {
-		if (!ep_owned_by(&nt->eps[i], SHUNT_OWNER_STATIC)) {
-			skipped++;
-			continue;
-		}
-		err = ep_table_add(&mine, &nt->eps[i]);
-	}
-	if (skipped)
-		pr_info("skipped %d endpoint(s) owned by a hook or plugin\n", skipped);
-	if (!err)
-		err = shunt_ep_set_owned(c, SHUNT_OWNER_STATIC, &mine, false);
-	ep_table_free(&mine);
+	err = shunt_ep_load_static(c, nt, partial, &owned, &netns);
+	if (owned)
+		pr_info("skipped %d endpoint(s) owned by a hook or plugin\n", owned);
+	if (netns)
+		pr_info("skipped %d endpoint(s) whose netns does not exist yet; load again when it does\n",
+			netns);
 	return err;
 }
 
 /* Every edit is read-modify-replace of the whole table (one code path, and
  * atomic for the BPF side: see shunt_ep_write). */
 static int edit_table(struct cli_env *env, const struct endpoint *add,
-		      const char *del, const char *file)
+		      const char *del, const char *file, bool partial)
 {
 	struct ep_table t = {}, nt;
 	struct shunt_ctx c;
@@ -54,7 +43,7 @@ static int edit_table(struct cli_env *env, const struct endpoint *add,
 		return err;
 	}
 	if (file) {
-		err = load_static(&c, &nt);
+		err = load_static(&c, &nt, partial);
 		ep_table_free(&nt);
 		shunt_close(&c);
 		return err ? cli_fail(err) : 0;
@@ -84,19 +73,33 @@ int cmd_ep_add(struct cli_env *env, int argc, char **argv)
 		pr_warn("%s\n", shunt_strerror());
 		return 2;
 	}
-	return edit_table(env, &ep, NULL, NULL);
+	return edit_table(env, &ep, NULL, NULL, false);
 }
 
 int cmd_ep_del(struct cli_env *env, int argc, char **argv)
 {
 	(void)argc;
-	return edit_table(env, NULL, argv[0], NULL);
+	return edit_table(env, NULL, argv[0], NULL, false);
 }
 
 int cmd_ep_load(struct cli_env *env, int argc, char **argv)
 {
-	(void)argc;
-	return edit_table(env, NULL, NULL, argv[0]);
+	const char *file = NULL;
+	bool partial = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--partial"))
+			partial = true;
+		else if (!file && argv[i][0] != '-')
+			file = argv[i];
+		else
+			file = NULL, i = argc;
+	}
+	if (!file) {
+		pr_warn("usage: shunt endpoint load FILE.json [--partial]\n");
+		return 2;
+	}
+	return edit_table(env, NULL, NULL, file, partial);
 }
 
 int cmd_ep_list(struct cli_env *env, int argc, char **argv)

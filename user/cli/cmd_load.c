@@ -128,3 +128,13 @@ int cmd_unload(struct cli_env *env, int argc, char **argv)
 	pr_info("unloaded %s\n", env->pin_dir);
 	return 0;
 }
+
+/* restore takes load's limits; no --upgrade there. */
+int cli_parse_load_opts(int argc, char **argv, struct shunt_load_opts *o)
+{
+	bool upgrade = false;
+
+	if (parse_load_opts(argc, argv, o, &upgrade) || upgrade)
+		return -EINVAL;
+	return 0;
+}

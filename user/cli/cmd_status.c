@@ -39,6 +39,16 @@ static void print_json(const struct cli_env *env, const struct shunt_status *s)
 	json_object_object_add(o, "max_sockets", json_object_new_uint64(s->max_sockets));
 	json_object_object_add(o, "fc_bound", json_object_new_uint64(s->fc_bound));
 	json_object_object_add(o, "read_counter", json_object_new_string(rx_name(s)));
+	{
+		char id[24];
+
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)s->obj_id);
+		json_object_object_add(o, "version", json_object_new_string(s->version));
+		json_object_object_add(o, "bpf_object", json_object_new_string(s->obj_id ? id : ""));
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)shunt_object_id());
+		json_object_object_add(o, "this_binary", json_object_new_string(shunt_build_version()));
+		json_object_object_add(o, "this_binary_bpf_object", json_object_new_string(id));
+	}
 	for (int i = 0; i < SHUNT_ST_MAX; i++) {
 		const char *n = shunt_stat_names[i];
 
@@ -78,6 +88,15 @@ int cmd_status(struct cli_env *env, int argc, char **argv)
 	for (int i = 0; i < s.nlinks; i++)
 		printf("             %s (id %llu)\n", s.links[i].path[0] ? s.links[i].path : "(removed)",
 		       (unsigned long long)s.links[i].cgroup_id);
+	if (s.obj_id)
+		printf("running:     %s, bpf object %016llx%s\n", s.version[0] ? s.version : "(unknown version)",
+		       (unsigned long long)s.obj_id,
+		       s.obj_id == shunt_object_id() ? " (this binary's)" : "");
+	else
+		printf("running:     unknown (not loaded by this version of shunt load)\n");
+	if (s.obj_id != shunt_object_id())
+		printf("this binary: %s, bpf object %016llx: 'shunt load --upgrade' moves to it\n",
+		       shunt_build_version(), (unsigned long long)shunt_object_id());
 	printf("endpoints:   %d\n", s.endpoints);
 	printf("connections: %d redirected now, %llu in total; %d sockets in the sockhash\n",
 	       s.conns_redir, (unsigned long long)s.stats[SHUNT_ST_CONN_REDIR], s.sockets);

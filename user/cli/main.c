@@ -3,65 +3,146 @@
  * shunt: the loader CLI.  A declarative table of commands (as bpftool's cmd
  * table and xdp-tools' DEFINE_COMMAND); global options may stand anywhere.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "cli.h"
 #include "log.h"
 
-static const struct cli_cmd cmds[] = {
-	{ "load", NULL, "[--max-sockets N] [--fc-bound BYTES] | --upgrade",
-	  "load and pin programs and maps (mounts bpffs if needed); --upgrade swaps\n"
-	  "      in this binary's programs, keeping maps and connections", 0, 4, cmd_load },
-	{ "attach", NULL, "CGROUP", "attach to a cgroup v2 directory; idempotent",
-	  1, 1, cmd_attach },
-	{ "detach", NULL, "CGROUP", "detach from a cgroup", 1, 1, cmd_detach },
-	{ "unload", NULL, "[--wait SECS] [--force]",
-	  "detach everything shunt attached, remove pins (refuses while sockets are redirected)",
-	  0, 3, cmd_unload },
-	{ "endpoint", "add", "NAME ADDR... [--netns NAME|PATH] [--mac MAC] [--network NET]",
-	  "register an endpoint (a partition's addresses)", 2, -1, cmd_ep_add },
-	{ "endpoint", "del", "NAME", "remove an endpoint", 1, 1, cmd_ep_del },
-	{ "endpoint", "list", "[--json]", "show the endpoint table", 0, 0, cmd_ep_list },
-	{ "endpoint", "load", "FILE.json", "replace the whole endpoint table, atomically",
-	  1, 1, cmd_ep_load },
-	{ "status", NULL, "[--json]", "what is loaded and attached, and the counters",
-	  0, 0, cmd_status },
-	{ "oci-hook", NULL, "[STAGE] [--log FILE] [--strict] [--lock-timeout MS]",
-	  "OCI runtime hook (createRuntime, poststart, poststop): follow a container,\n"
-	  "      state JSON on stdin; never fails a container unless --strict", 0, 6, cmd_oci_hook },
-	{ "features", NULL, "[--json]",
-	  "probe what this kernel offers shunt: required parts, the read counter", 0, 0, cmd_features },
+const struct cli_opt cli_globals[] = {
+	{ "--pin-dir", "DIR", "instance directory on bpffs (default " SHUNT_DEFAULT_PIN_DIR ")" },
+	{ "--json", NULL, "JSON output for listings and status (also -j)" },
+	{ "--verbose", NULL, "show libbpf and verifier messages (also -v)" },
+	{ "--help", NULL, "this help, or a command's with a command (also -h)" },
+	{ "--version", NULL, "the version and the BPF object's identity (also -V)" },
+	{ NULL },
 };
 
-#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+static const struct cli_opt load_opts[] = {
+	{ "--max-sockets", "N", "sockhash and connection table size (2 to 16777216, default 65536)" },
+	{ "--fc-bound", "BYTES", "flow-control bound, K/M suffixes (64K to 1024M, default 4M)" },
+	{ "--upgrade", NULL, "swap in this binary's programs on a running instance, keeping maps and connections" },
+	{ NULL },
+};
+static const struct cli_opt unload_opts[] = {
+	{ "--wait", "SECS", "wait up to SECS for redirected sockets to close (0-3600)" },
+	{ "--force", NULL, "unload even if sockets are redirected (drops their queued bytes)" },
+	{ NULL },
+};
+static const struct cli_opt ep_add_opts[] = {
+	{ "--netns", "NAME|PATH", "where it lives: a name under /var/run/netns or a path (default: own netns)" },
+	{ "--mac", "MAC", "its MAC address (informational)" },
+	{ "--network", "NET", "the network it is attached to (default \"default\")" },
+	{ NULL },
+};
+static const struct cli_opt ep_load_opts[] = {
+	{ "--partial", NULL, "skip (and list) endpoints whose netns does not exist yet, load the rest" },
+	{ NULL },
+};
+static const struct cli_opt hook_opts[] = {
+	{ "--log", "FILE", "append one stamped line per event to FILE (default: stderr)" },
+	{ "--strict", NULL, "fail the container (exit 1) where the hook would go on" },
+	{ "--lock-timeout", "MS", "give up after MS milliseconds waiting for the instance lock (default 2000)" },
+	{ NULL },
+};
+static const struct cli_opt restore_opts[] = {
+	{ "--config", "DIR", "the declared state (default /etc/shunt: endpoints.json, cgroups)" },
+	{ "--max-sockets", "N", "as for load, when it loads" },
+	{ "--fc-bound", "BYTES", "as for load, when it loads" },
+	{ NULL },
+};
+static const struct cli_opt help_opts[] = {
+	{ "--man", NULL, "print the man page shunt(8) (roff)" },
+	{ "--commands", NULL, "list the commands, one per line (for completion)" },
+	{ "--options", "VERB", "list a command's options, one per line (for completion)" },
+	{ NULL },
+};
+static const struct cli_opt no_opts[] = { { NULL } };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: shunt [--pin-dir DIR] [-v] [-j] COMMAND ...\n\n");
-	for (size_t i = 0; i < NCMDS; i++) {
-		char head[64];
+const struct cli_cmd cli_cmds[] = {
+	{ "load", NULL, "[--max-sockets N] [--fc-bound BYTES] | --upgrade",
+	  "load and pin programs and maps (mounts bpffs if needed)",
+	  "Loads shunt's BPF programs and maps and pins them under the pin dir, after probing the "
+	  "kernel (see features). Idempotent: on a loaded instance it only resumes one that a refused "
+	  "unload paused. With --upgrade it moves a running instance to this binary's programs, keeping "
+	  "every map (the endpoint table, the sockhash with its sockets, counters) and the load-time "
+	  "settings; a build whose map layout differs is refused, the instance untouched.",
+	  load_opts,
+	  "shunt load\nshunt load --max-sockets 262144 --fc-bound 16M\nshunt load --upgrade",
+	  0, 4, cmd_load },
+	{ "unload", NULL, "[--wait SECS] [--force]",
+	  "detach everything shunt attached, remove pins (refuses while sockets are redirected)",
+	  "Pauses the instance (new connections stay on TCP), then removes links, programs and maps. "
+	  "Unloading frees the bytes still queued in redirected sockets, so it refuses while any socket "
+	  "is redirected, leaving the instance paused, unless --wait sees them close or --force.",
+	  unload_opts, "shunt unload --wait 30", 0, 3, cmd_unload },
+	{ "attach", NULL, "CGROUP", "attach to a cgroup v2 directory; idempotent",
+	  "Attaches shunt's sock_ops and setsockopt programs to a cgroup v2 directory through two pinned "
+	  "links. The root cgroup is refused, and so is a cgroup above or below an attached one (shunt "
+	  "would run twice for its sockets). Connections made before stay on TCP.",
+	  no_opts, "shunt attach /sys/fs/cgroup/unified/web", 1, 1, cmd_attach },
+	{ "detach", NULL, "CGROUP", "detach from a cgroup",
+	  "Removes the cgroup's links. Existing connections keep their path; new ones stay on TCP.",
+	  no_opts, "shunt detach /sys/fs/cgroup/unified/web", 1, 1, cmd_detach },
+	{ "endpoint", "add", "NAME ADDR... [--netns NAME|PATH] [--mac MAC] [--network NET]",
+	  "register an endpoint (a partition's addresses)",
+	  "Adds a static endpoint: a name (up to 96 characters: letters, digits, '.', '_', '-'), up to 8 "
+	  "IPv4 or IPv6 addresses, where it lives and its network. Redirection happens only between "
+	  "endpoints of one network.",
+	  ep_add_opts,
+	  "shunt endpoint add web 10.0.0.2 fd00::2 --netns web\n"
+	  "shunt endpoint add db 10.0.0.3 --netns /proc/4242/ns/net --network prod",
+	  2, -1, cmd_ep_add },
+	{ "endpoint", "del", "NAME", "remove an endpoint",
+	  "Removes an endpoint of any owner (the way out for a stale entry). Existing connections keep "
+	  "their path.",
+	  no_opts, "shunt endpoint del web", 1, 1, cmd_ep_del },
+	{ "endpoint", "list", "", "show the endpoint table, with owners (--json: owner and id too)",
+	  "Lists every endpoint with its network, netns, MAC, owner (static, oci:ID, cni:NET/ID/IF) and "
+	  "addresses. The JSON form is the endpoint file format and loads back unchanged.",
+	  no_opts, "shunt endpoint list\nshunt endpoint list --json > endpoints.json", 0, 0, cmd_ep_list },
+	{ "endpoint", "load", "FILE.json [--partial]", "replace the static endpoints from a file, atomically",
+	  "Replaces the static endpoints by the file's; the entries of hooks and plugins stay. A bad "
+	  "file changes nothing. With --partial, endpoints whose netns does not exist yet are listed "
+	  "and skipped (run it again when they come) instead of failing the load.",
+	  ep_load_opts, "shunt endpoint load /etc/shunt/endpoints.json\nshunt endpoint load endpoints.json --partial",
+	  1, 2, cmd_ep_load },
+	{ "status", NULL, "", "what is loaded and attached, and the counters",
+	  "Shows the instance: paused or not, attached cgroups (removed ones as such), endpoints, "
+	  "connections redirected now and in total, limits, the read counter in use, the version and "
+	  "BPF object it runs, and every counter, including why connections stayed on TCP.",
+	  no_opts, "shunt status\nshunt status --json | jq .counters", 0, 0, cmd_status },
+	{ "features", NULL, "", "probe what this kernel offers shunt: required parts, the read counter",
+	  "Probes the running kernel as bpftool feature probe does: the parts shunt needs, the read "
+	  "counter load would pick and why, and behaviours that differ between kernels.",
+	  no_opts, "shunt features\nshunt features --json", 0, 0, cmd_features },
+	{ "oci-hook", NULL, "[STAGE] [--log FILE] [--strict] [--lock-timeout MS]",
+	  "OCI runtime hook: follow a container (state JSON on stdin)",
+	  "Run by a container runtime at createRuntime, poststart and poststop (STAGE, else from the "
+	  "state's status): attaches the container's cgroup and registers its netns' addresses as owner "
+	  "oci:ID, and removes exactly that at poststop. It never fails a container over what shunt "
+	  "cannot do now (not loaded, locked, table full, no address): one log line and exit 0, unless "
+	  "--strict. A state that is not a runtime's exits 2.",
+	  hook_opts,
+	  "shunt oci-hook createRuntime --log /var/log/shunt-hook.log < state.json",
+	  0, 6, cmd_oci_hook },
+	{ "restore", NULL, "[--config DIR] [--max-sockets N] [--fc-bound BYTES]",
+	  "bring the declared state back: load (or upgrade), attach, load endpoints",
+	  "What shunt.service runs at start and reload. Loads the instance if it is not loaded; if it "
+	  "runs another BPF object than this binary's, upgrades it (a refused upgrade is reported, the "
+	  "instance keeps running). Attaches the cgroups listed in DIR/cgroups (one per line, relative "
+	  "to the cgroup2 mount; missing ones are reported) and loads DIR/endpoints.json as the static "
+	  "endpoints with --partial: a netns that does not exist yet is reported, not fatal.",
+	  restore_opts, "shunt restore\nshunt restore --config /etc/shunt", 0, 6, cmd_restore },
+	{ "help", NULL, "[VERB [SUB]] [--man]", "this help, or a command's",
+	  "Shows the general usage, a command's help with its options and examples, or the man page.",
+	  help_opts, "shunt help endpoint add\nshunt help --man | man -l -", 0, 3, cmd_help },
+};
 
-		snprintf(head, sizeof(head), "%s%s%s", cmds[i].name,
-			 cmds[i].sub ? " " : "", cmds[i].sub ?: "");
-		fprintf(f, "  shunt %s %s\n      %s\n", head, cmds[i].args, cmds[i].help);
-	}
-	fprintf(f,
-		"\nGlobal options:\n"
-		"  --pin-dir DIR   instance directory on bpffs (default %s)\n"
-		"  -j, --json      JSON output for list/status\n"
-		"  -v, --verbose   show libbpf and verifier messages\n"
-		"\nExamples:\n"
-		"  shunt load\n"
-		"  shunt attach /sys/fs/cgroup/unified/web\n"
-		"  shunt endpoint add web 10.0.0.2 fd00::2 --netns web --mac 02:00:00:00:00:02\n"
-		"  shunt endpoint add db 10.0.0.3 --netns /proc/4242/ns/net --network prod\n"
-		"  shunt endpoint load endpoints.json\n"
-		"  shunt status --json\n"
-		"  shunt features\n",
-		SHUNT_DEFAULT_PIN_DIR);
-}
+const size_t cli_ncmds = sizeof(cli_cmds) / sizeof(cli_cmds[0]);
 
 int cli_fail(int err)
 {
@@ -86,21 +167,50 @@ int cli_open_rw(struct cli_env *env, struct shunt_ctx *c)
 	return err ? cli_fail(err) : 0;
 }
 
+/* The command @argv names ("endpoint add" takes two words), or NULL. */
+static const struct cli_cmd *find_cmd(int argc, char **argv)
+{
+	for (size_t i = 0; i < cli_ncmds; i++) {
+		if (strcmp(cli_cmds[i].name, argv[0]))
+			continue;
+		if (!cli_cmds[i].sub || (argc > 1 && !strcmp(cli_cmds[i].sub, argv[1])))
+			return &cli_cmds[i];
+	}
+	return NULL;
+}
+
+static int unknown_cmd(int argc, char **argv)
+{
+	bool ep = argc > 1 && !strcmp(argv[0], "endpoint");
+
+	pr_warn("unknown command '%s%s%s'; see 'shunt --help'\n", argv[0], ep ? " " : "",
+		ep ? argv[1] : "");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	struct global_opts g = { .pin_dir = SHUNT_DEFAULT_PIN_DIR };
+	struct global_opts g = { .pin_dir = getenv("SHUNT_PIN_DIR") ?: SHUNT_DEFAULT_PIN_DIR };
 	struct cli_env env;
-	const struct cli_cmd *cmd = NULL;
+	const struct cli_cmd *cmd;
 	int nargs, used;
 
 	argc--;
 	argv++;
+	if (g.pin_dir[0] != '/') {
+		pr_warn("SHUNT_PIN_DIR %s: must be an absolute path\n", g.pin_dir);
+		return 2;
+	}
 	if (args_globals(&argc, argv, &g)) {
 		pr_warn("%s\n", shunt_strerror());
 		return 2;
 	}
-	if (g.help || argc == 0) {
-		usage(g.help ? stdout : stderr);
+	if (g.version) {
+		printf("shunt %s\n", shunt_version());
+		return 0;
+	}
+	if (argc == 0) {
+		help_usage(g.help ? stdout : stderr);
 		return g.help ? 0 : 2;
 	}
 	shunt_log_set_level(g.verbose ? LOG_DEBUG : LOG_INFO);
@@ -109,19 +219,12 @@ int main(int argc, char **argv)
 	env.verbose = g.verbose;
 	env.json = g.json;
 
-	for (size_t i = 0; i < NCMDS && !cmd; i++) {
-		if (strcmp(cmds[i].name, argv[0]))
-			continue;
-		if (!cmds[i].sub || (argc > 1 && !strcmp(cmds[i].sub, argv[1])))
-			cmd = &cmds[i];
-	}
-	if (!cmd) {
-		pr_warn("unknown command '%s%s%s'; see 'shunt --help'\n", argv[0],
-			argc > 1 && !strcmp(argv[0], "endpoint") ? " " : "",
-			argc > 1 && !strcmp(argv[0], "endpoint") ? argv[1] : "");
-		return 2;
-	}
+	cmd = find_cmd(argc, argv);
+	if (!cmd)
+		return unknown_cmd(argc, argv);
 	used = cmd->sub ? 2 : 1;
+	if (g.help)	/* shunt VERB --help is shunt help VERB */
+		return help_verb(stdout, cmd);
 	nargs = argc - used;
 	if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
 		pr_warn("usage: shunt %s%s%s %s\n", cmd->name, cmd->sub ? " " : "",

@@ -52,6 +52,8 @@ int args_globals(int *argc, char **argv, struct global_opts *g)
 			g->json = 1;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			g->help = 1;
+		else if (!strcmp(a, "-V") || !strcmp(a, "--version"))
+			g->version = 1;
 		else
 			argv[out++] = argv[i];
 	}

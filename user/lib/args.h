@@ -10,11 +10,12 @@ struct global_opts {
 	int verbose;
 	int json;
 	int help;
+	int version;
 };
 
 /*
  * Takes the global options (--pin-dir DIR, -v/--verbose, -j/--json,
- * -h/--help) out of argv wherever they stand, compacting the rest.  Returns
+ * -h/--help, -V/--version) out of argv wherever they stand, compacting the rest.  Returns
  * 0 or -EINVAL with shunt_strerror() set.
  */
 int args_globals(int *argc, char **argv, struct global_opts *g);

@@ -72,10 +72,25 @@ const char *const shunt_rx_links[SHUNT_NR_RX_LINKS] = { "shunt_recv", "shunt_rec
  * Probes the kernel, refuses it if a required part is missing, and sets the
  * object up for the read counter the probe chose: only that program loads.
  */
+/* FNV-1a over the embedded object: identifies a build of the programs. */
+__u64 shunt_object_id(void)
+{
+	size_t n = 0;
+	const unsigned char *b = shunt_bpf__elf_bytes(&n);
+	__u64 h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
 int shunt_setup_features(struct shunt_bpf *skel, struct shunt_features *f)
 {
 	int err;
 
+	skel->rodata->obj_id = shunt_object_id();
+	snprintf((char *)skel->rodata->build_version, sizeof(skel->rodata->build_version), "%s",
+		 shunt_build_version());
 	shunt_features_probe(f, false);
 	err = shunt_features_require(f);
 	if (err)

@@ -47,6 +47,8 @@ struct shunt_status {
 	__u64 fc_bound;		/* flow-control bound in bytes; 0: unknown */
 	int rx_hook;		/* enum shunt_rx_hook loaded with; -1: unknown */
 	int rx_links;		/* read-counter links pinned (0: not counting) */
+	__u64 obj_id;		/* the running BPF object's hash; 0: unknown */
+	char version[SHUNT_VERSION_MAX];	/* the loader that loaded it; "": unknown */
 	__u64 stats[SHUNT_ST_MAX];
 };
 
@@ -59,6 +61,10 @@ struct shunt_load_opts {
 };
 
 int shunt_check_env(void);
+/* This build: its version (git describe or VERSION) and the hash of the
+ * BPF object it embeds, which load stores in the object's .rodata. */
+const char *shunt_build_version(void);
+__u64 shunt_object_id(void);
 int shunt_load(const char *pin_dir, const struct shunt_load_opts *opts);
 int shunt_unload(const char *pin_dir);
 /* Replace a loaded instance's programs, keeping its maps and sockets. */
@@ -100,6 +106,9 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t);
 int shunt_ep_set_owned(struct shunt_ctx *c, const char *owner,
 		       const struct ep_table *mine, bool replace_stale);
 void shunt_stat_add(struct shunt_ctx *c, enum shunt_stat st, __u64 n);
+/* `endpoint load`: @file becomes the static endpoints (caller locks). */
+int shunt_ep_load_static(struct shunt_ctx *c, const struct ep_table *file, bool partial,
+			 int *skipped_owner, int *skipped_netns);
 
 int shunt_netns_cookie(const char *netns, __u64 *cookie);
 /* Does @netns (a path or name) still name a netns with this cookie? */

@@ -133,7 +133,7 @@ bool pinned_map_compatible(int fd, const struct bpf_map *map, const struct btf *
 }
 
 /* Offset of the 8-byte variable @var in the DATASEC @sec, or -1. */
-static long datasec_offset(const struct btf *btf, __u32 sec, const char *var)
+static long datasec_offset(const struct btf *btf, __u32 sec, const char *var, size_t len)
 {
 	const struct btf_type *t = btf__type_by_id(btf, sec);
 	const struct btf_var_secinfo *vs;
@@ -145,14 +145,14 @@ static long datasec_offset(const struct btf *btf, __u32 sec, const char *var)
 	for (i = 0; i < btf_vlen(t); i++) {
 		const struct btf_type *v = btf__type_by_id(btf, vs[i].type);
 
-		if (v && vs[i].size == sizeof(__u64) &&
+		if (v && vs[i].size == len &&
 		    !strcmp(btf__name_by_offset(btf, v->name_off), var))
 			return vs[i].offset;
 	}
 	return -1;
 }
 
-int pinned_rodata_u64(int prog_fd, const char *var, __u64 *out)
+int pinned_rodata(int prog_fd, const char *var, void *out, size_t len)
 {
 	struct bpf_prog_info pinfo = {};
 	__u32 ids[32], plen = sizeof(pinfo), zero = 0, i;
@@ -178,16 +178,21 @@ int pinned_rodata_u64(int prog_fd, const char *var, __u64 *out)
 		    mi.btf_id && mi.btf_value_type_id)
 			btf = btf__load_from_kernel_by_id(mi.btf_id);
 		if (btf)
-			off = datasec_offset(btf, mi.btf_value_type_id, var);
-		if (off >= 0 && off + sizeof(*out) <= mi.value_size &&
+			off = datasec_offset(btf, mi.btf_value_type_id, var, len);
+		if (off >= 0 && off + len <= mi.value_size &&
 		    (val = calloc(1, mi.value_size))) {
 			err = bpf_map_lookup_elem(fd, &zero, val) ? -errno : 0;
 			if (!err)
-				memcpy(out, val + off, sizeof(*out));
+				memcpy(out, val + off, len);
 		}
 		free(val);
 		btf__free(btf);
 		close(fd);
 	}
 	return err;
+}
+
+int pinned_rodata_u64(int prog_fd, const char *var, __u64 *out)
+{
+	return pinned_rodata(prog_fd, var, out, sizeof(*out));
 }

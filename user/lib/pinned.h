@@ -8,6 +8,7 @@
 #define SHUNT_PINNED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 struct btf;
@@ -22,7 +23,9 @@ struct bpf_map;
 bool pinned_map_compatible(int fd, const struct bpf_map *map, const struct btf *btf,
 			   char *why, size_t len);
 
-/* Reads the 8-byte global @var of the .rodata map used by program @prog_fd. */
+/* Reads @len bytes of the global @var of the .rodata map used by program
+ * @prog_fd (found by the map's BTF, as `bpftool map dump` shows it). */
+int pinned_rodata(int prog_fd, const char *var, void *out, size_t len);
 int pinned_rodata_u64(int prog_fd, const char *var, __u64 *out);
 
 #endif

@@ -94,6 +94,9 @@ int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s)
 		__u64 rx;
 
 		pinned_rodata_u64(fd, "fc_bound", &s->fc_bound);
+		pinned_rodata_u64(fd, "obj_id", &s->obj_id);
+		pinned_rodata(fd, "build_version", s->version, sizeof(s->version));
+		s->version[sizeof(s->version) - 1] = 0;
 		if (!pinned_rodata_u64(fd, "rx_hook", &rx))
 			s->rx_hook = rx;
 		close(fd);

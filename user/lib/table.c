@@ -316,3 +316,37 @@ out:
 	ep_table_free(&t);
 	return err;
 }
+
+/*
+ * `endpoint load`: @file's entries become the static endpoints.  Entries of
+ * other owners in it (a saved listing) are theirs: skipped, and counted in
+ * *skipped_owner.  With @partial, a static entry whose netns does not
+ * exist yet is logged and skipped (*skipped_netns) instead of failing the
+ * whole load: what a boot-time restore needs before every netns is up.
+ */
+int shunt_ep_load_static(struct shunt_ctx *c, const struct ep_table *file, bool partial,
+			 int *skipped_owner, int *skipped_netns)
+{
+	struct ep_table mine = {};
+	int err = 0;
+
+	*skipped_owner = *skipped_netns = 0;
+	for (int i = 0; i < file->n && !err; i++) {
+		struct endpoint ep = file->eps[i];
+
+		if (!ep_owned_by(&ep, SHUNT_OWNER_STATIC)) {
+			(*skipped_owner)++;
+			continue;
+		}
+		if (partial && shunt_netns_cookie(ep.netns, &ep.netns_cookie)) {
+			pr_warn("endpoint \"%s\" skipped: %s\n", ep.name, shunt_strerror());
+			(*skipped_netns)++;
+			continue;
+		}
+		err = ep_table_add(&mine, &ep);
+	}
+	if (!err)
+		err = shunt_ep_set_owned(c, SHUNT_OWNER_STATIC, &mine, false);
+	ep_table_free(&mine);
+	return err;
+}
