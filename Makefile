@@ -13,7 +13,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -Iinclude -Iuser/lib -I$(OUTPUT) \
 	    $(EXTRA_DEFS)
-LDLIBS   += -lbpf -lelf -lz -ljson-c -lmnl
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lmnl -lmicrohttpd
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -I$(OUTPUT) -Wall -Werror $(EXTRA_DEFS)
 

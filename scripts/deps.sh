@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
-	libcmocka-dev libjson-c-dev libmnl-dev iproute2 procps jq python3 util-linux
+	libcmocka-dev libjson-c-dev libmnl-dev libmicrohttpd-dev prometheus iproute2 procps jq python3 util-linux
 	redis-server redis-tools
 	runc podman containernetworking-plugins conmon netavark aardvark-dns iptables
 	nginx curl wrk iperf3 memcached libmemcached-tools postgresql

@@ -62,6 +62,9 @@ int cmd_status(struct cli_env *env, int argc, char **argv);
 int cmd_features(struct cli_env *env, int argc, char **argv);
 int cmd_oci_hook(struct cli_env *env, int argc, char **argv);
 int cmd_restore(struct cli_env *env, int argc, char **argv);
+int cmd_discover(struct cli_env *env, int argc, char **argv);
+int cmd_explain(struct cli_env *env, int argc, char **argv);
+int cmd_metrics(struct cli_env *env, int argc, char **argv);
 int cli_parse_load_opts(int argc, char **argv, struct shunt_load_opts *o);
 
 /* Opens the instance or prints why not; returns 0 or an exit code.

@@ -137,6 +137,16 @@ const struct cli_cmd cli_cmds[] = {
 	  "to the cgroup2 mount; missing ones are reported) and loads DIR/endpoints.json as the static "
 	  "endpoints with --partial: a netns that does not exist yet is reported, not fatal.",
 	  restore_opts, "shunt restore\nshunt restore --config /etc/shunt", 0, 6, cmd_restore },
+	/* issue 11: discover, explain, metrics (rows completed with their commands) */
+	{ "discover", NULL, "[--json] [--apply] [--network NET]",
+	  "list this host's network namespaces as endpoints (not yet)",
+	  "Not implemented yet.", no_opts, "shunt discover", 0, -1, cmd_discover },
+	{ "explain", NULL, "SRC DST[:PORT] [--netns NS] [--network NET]",
+	  "would a connection from SRC to DST be redirected, and why not (not yet)",
+	  "Not implemented yet.", no_opts, "shunt explain 10.0.0.2 10.0.0.3:80", 0, -1, cmd_explain },
+	{ "metrics", NULL, "[--output FILE] [--listen ADDR:PORT]",
+	  "counters and gauges in Prometheus text format (not yet)",
+	  "Not implemented yet.", no_opts, "shunt metrics", 0, -1, cmd_metrics },
 	{ "help", NULL, "[VERB [SUB]] [--man]", "this help, or a command's",
 	  "Shows the general usage, a command's help with its options and examples, or the man page.",
 	  help_opts, "shunt help endpoint add\nshunt help --man | man -l -", 0, 3, cmd_help },

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* shunt explain (issue 11): being written. */
+#include "cli.h"
+#include "log.h"
+
+int cmd_explain(struct cli_env *env, int argc, char **argv)
+{
+	(void)env;
+	(void)argc;
+	(void)argv;
+	pr_warn("explain: not implemented yet\n");
+	return 1;
+}

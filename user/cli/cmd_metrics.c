@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* shunt metrics (issue 11): being written. */
+#include "cli.h"
+#include "log.h"
+
+int cmd_metrics(struct cli_env *env, int argc, char **argv)
+{
+	(void)env;
+	(void)argc;
+	(void)argv;
+	pr_warn("metrics: not implemented yet\n");
+	return 1;
+}
