@@ -169,6 +169,8 @@ static void test_owners(void **state)
 	strcpy(e.owner, "docker:x");
 	assert_int_not_equal(ep_table_add(&t, &e), 0);
 	assert_non_null(strstr(shunt_strerror(), "owner \"docker:x\""));
+	strcpy(e.owner, "discover");
+	assert_int_equal(owner_check(e.owner), 0);
 	strcpy(e.owner, "oci:a b");
 	assert_int_not_equal(ep_table_add(&t, &e), 0);
 

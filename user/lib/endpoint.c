@@ -97,9 +97,9 @@ int owner_check(const char *owner)
 	if (n >= SHUNT_OWNER_MAX)
 		return shunt_set_error(EINVAL, "owner \"%.20s...\" longer than %d characters",
 				       owner, SHUNT_OWNER_MAX - 1);
-	if (strcmp(owner, SHUNT_OWNER_STATIC) && strncmp(owner, "oci:", 4) &&
-	    strncmp(owner, "cni:", 4))
-		return shunt_set_error(EINVAL, "owner \"%s\": must be \"static\", \"oci:...\" or \"cni:...\"",
+	if (strcmp(owner, SHUNT_OWNER_STATIC) && strcmp(owner, SHUNT_OWNER_DISCOVER) &&
+	    strncmp(owner, "oci:", 4) && strncmp(owner, "cni:", 4))
+		return shunt_set_error(EINVAL, "owner \"%s\": must be \"static\", \"discover\", \"oci:...\" or \"cni:...\"",
 				       owner);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)owner[i] <= 0x20 || owner[i] == 0x7f || owner[i] == '"')
