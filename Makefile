@@ -44,14 +44,27 @@ FUZZ_SECONDS ?= 60
 # The version: a VERSION file (source tarballs), else git describe.
 VERSION := $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all clean test demo deps fuzz bench vmtest FORCE
+.PHONY: all clean test demo deps fuzz bench vmtest FORCE install uninstall deb
+
+# make install (autotools and xdp-tools conventions): PREFIX, DESTDIR and
+# the directories below; README's Install section lists every file.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DATADIR     ?= $(PREFIX)/share
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR  ?= /etc
+CNIDIR      ?= /opt/cni/bin
+UNITS       := shunt.service shunt-netns.path shunt-netns.service
+HOOK_STAGES := createRuntime poststart poststop
 .DELETE_ON_ERROR:
 
 # Rebuilt variants of shunt that t_upgrade upgrades a running instance to:
 # SHUNT_REBUILD=1 changes code and adds a map, =2 changes a map's layout.
 REBUILDS := $(OUTPUT)/rebuild1/shunt $(OUTPUT)/rebuild2/shunt
 
-all: $(OUTPUT)/shunt $(OUTPUT)/shunt-cni $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
+all: $(OUTPUT)/shunt $(OUTPUT)/shunt-cni $(OUTPUT)/shunt.8 $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
      $(ASAN_BINS) $(FUZZ_BINS) $(REBUILDS) $(OUTPUT)/tests/vsock_probe.bpf.o $(OUTPUT)/vsock-probe
 
 $(OUTPUT)/rebuild%/shunt: bpf/shunt.bpf.c $(HDRS) $(LIB_SRCS) $(CLI_SRCS) $(OUTPUT)/vmlinux.h
@@ -107,6 +120,11 @@ $(OUTPUT)/libshunt.a: $(LIB_OBJS)
 $(OUTPUT)/shunt: $(CLI_OBJS) $(OUTPUT)/libshunt.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The man page, from the command table that also makes --help.
+$(OUTPUT)/shunt.8: $(OUTPUT)/shunt
+	$(call msg,GEN,$@)
+	$(Q)$< help --man > $@
 
 # The CNI chained plugin: its own binary (runtimes exec it by type name).
 $(OUTPUT)/shunt-cni: $(CNI_SRCS) $(HDRS) $(OUTPUT)/libshunt.a | $(OUTPUT)
@@ -174,6 +192,54 @@ vmtest: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/demo.sh
+
+# Units and hooks.d files name the installed paths.
+$(OUTPUT)/install/%: scripts/systemd/%.in FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+install: $(OUTPUT)/shunt $(OUTPUT)/shunt-cni $(OUTPUT)/shunt.8 $(addprefix $(OUTPUT)/install/,$(UNITS))
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(OUTPUT)/shunt $(DESTDIR)$(SBINDIR)/shunt
+	$(Q)install -D -m 0755 $(OUTPUT)/shunt-cni $(DESTDIR)$(CNIDIR)/shunt-cni
+	$(Q)install -D -m 0644 $(OUTPUT)/shunt.8 $(DESTDIR)$(MANDIR)/man8/shunt.8
+	$(Q)install -D -m 0644 scripts/completion/shunt.bash $(DESTDIR)$(BASHCOMPDIR)/shunt
+	$(Q)for u in $(UNITS); do install -D -m 0644 $(OUTPUT)/install/$$u $(DESTDIR)$(UNITDIR)/$$u; done
+	$(Q)for st in $(HOOK_STAGES); do mkdir -p $(DESTDIR)$(DATADIR)/shunt/hooks.d; \
+		printf '{"version": "1.0.0", "hook": {"path": "%s", "args": ["shunt", "oci-hook", "%s", "--log", "/var/log/shunt-hook.log"]}, "when": {"always": true}, "stages": ["%s"]}\n' \
+		"$(SBINDIR)/shunt" $$st $$st > $(DESTDIR)$(DATADIR)/shunt/hooks.d/shunt-$$st.json; done
+	$(Q)# The example configuration, never over an operator's own.
+	$(Q)for f in endpoints.json cgroups; do [ -e $(DESTDIR)$(SYSCONFDIR)/shunt/$$f ] || \
+		install -D -m 0644 scripts/etc/$$f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f; done
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/default/shunt ] || \
+		install -D -m 0644 scripts/etc/default $(DESTDIR)$(SYSCONFDIR)/default/shunt
+
+# Removes what install put there; configuration only where it is still the example.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/shunt $(DESTDIR)$(CNIDIR)/shunt-cni $(DESTDIR)$(MANDIR)/man8/shunt.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/shunt $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(patsubst %,$(DESTDIR)$(DATADIR)/shunt/hooks.d/shunt-%.json,$(HOOK_STAGES))
+	$(Q)rmdir $(DESTDIR)$(DATADIR)/shunt/hooks.d $(DESTDIR)$(DATADIR)/shunt 2>/dev/null || true
+	$(Q)for f in endpoints.json cgroups; do cmp -s scripts/etc/$$f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f && \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f; done; rmdir $(DESTDIR)$(SYSCONFDIR)/shunt 2>/dev/null || true
+	$(Q)cmp -s scripts/etc/default $(DESTDIR)$(SYSCONFDIR)/default/shunt && \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/shunt || true
+
+# make deb: a binary package of `make install` with Debian's paths, built
+# with dpkg-deb (no debian/ source package: nothing here needs one).
+DEB_VERSION = $(shell echo "$(VERSION)" | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+\1.g/' -e 's/-dirty$$/.dirty/' -e 's/^\([^0-9]\)/0.0+\1/')
+DEB_ARCH    = $(shell dpkg --print-architecture)
+deb: all
+	$(Q)rm -rf $(OUTPUT)/deb $(OUTPUT)/shunt_*.deb && mkdir -p $(OUTPUT)/deb/root/DEBIAN
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(abspath $(OUTPUT))/deb/root PREFIX=/usr \
+		UNITDIR=/lib/systemd/system CNIDIR=/usr/lib/cni SYSCONFDIR=/etc
+	$(Q)printf '%s\n' /etc/shunt/endpoints.json /etc/shunt/cgroups /etc/default/shunt > $(OUTPUT)/deb/root/DEBIAN/conffiles
+	$(Q)deps=$$(bash scripts/deb-depends.sh $(OUTPUT)/shunt $(OUTPUT)/shunt-cni) && \
+	printf 'Package: shunt\nVersion: %s\nArchitecture: %s\nMaintainer: shunt developers <shunt@localhost>\nDepends: %s\nRecommends: bpftool, iproute2\nSection: net\nPriority: optional\nHomepage: https://example.invalid/shunt\nDescription: TCP between partitions of one host without the network stack\n shunt redirects established TCP connections between network namespaces,\n containers and VMs of one host straight into the peer socket with eBPF\n (sock_ops, sk_msg, sockhash), when both ends are registered endpoints.\n' \
+		"$(DEB_VERSION)" "$(DEB_ARCH)" "$$deps" > $(OUTPUT)/deb/root/DEBIAN/control
+	$(Q)dpkg-deb --root-owner-group --build $(OUTPUT)/deb/root $(OUTPUT)/shunt_$(DEB_VERSION)_$(DEB_ARCH).deb >/dev/null
+	$(call msg,DEB,$(OUTPUT)/shunt_$(DEB_VERSION)_$(DEB_ARCH).deb)
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -32,7 +32,8 @@ void help_usage(FILE *f)
 	fprintf(f, "Usage: shunt [--pin-dir DIR] [-v] [-j] COMMAND ...\n\n");
 	for (size_t i = 0; i < cli_ncmds; i++) {
 		cmd_name(&cli_cmds[i], head, sizeof(head));
-		fprintf(f, "  shunt %s %s\n      %s\n", head, cli_cmds[i].args, cli_cmds[i].help);
+		fprintf(f, "  shunt %s%s%s\n      %s\n", head, cli_cmds[i].args[0] ? " " : "",
+			cli_cmds[i].args, cli_cmds[i].help);
 	}
 	fprintf(f, "\nGlobal options:\n");
 	for (const struct cli_opt *o = cli_globals; o->name; o++)
@@ -70,7 +71,7 @@ int help_verb(FILE *f, const struct cli_cmd *c)
 	const char *e;
 
 	cmd_name(c, head, sizeof(head));
-	fprintf(f, "Usage: shunt %s %s\n\n", head, c->args);
+	fprintf(f, "Usage: shunt %s%s%s\n\n", head, c->args[0] ? " " : "", c->args);
 	wrap(f, c->desc, 2);
 	if (c->opts && c->opts->name) {
 		fprintf(f, "\nOptions:\n");
