@@ -69,8 +69,10 @@ static int attach_declared(struct cli_env *env, const char *dir)
 	snprintf(path, sizeof(path), "%s/cgroups", dir);
 	f = fopen(path, "re");
 	if (!f) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
+			pr_info("no %s: no cgroups to attach\n", path);
 			return 0;
+		}
 		pr_warn("%s: %s\n", path, strerror(errno));
 		return 1;
 	}
@@ -141,8 +143,10 @@ static int load_declared(struct cli_env *env, const char *dir)
 	struct shunt_ctx c;
 
 	snprintf(path, sizeof(path), "%s/endpoints.json", dir);
-	if (access(path, F_OK) && errno == ENOENT)
+	if (access(path, F_OK) && errno == ENOENT) {
+		pr_info("no %s: the static endpoints are unchanged\n", path);
 		return 0;
+	}
 	if (ep_table_load_file(&t, path)) {
 		pr_warn("%s (the static endpoints are unchanged)\n", shunt_strerror());
 		return 1;
