@@ -56,7 +56,7 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR  ?= /etc
 CNIDIR      ?= /opt/cni/bin
-UNITS       := shunt.service shunt-netns.path shunt-netns.service
+UNITS       := shunt.service shunt-netns.path shunt-netns.service shunt-metrics.service
 HOOK_STAGES := createRuntime poststart poststop
 .DELETE_ON_ERROR:
 
