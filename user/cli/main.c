@@ -62,6 +62,12 @@ static const struct cli_opt help_opts[] = {
 };
 static const struct cli_opt no_opts[] = { { NULL } };
 
+static const struct cli_opt discover_opts[] = {
+	{ "--apply", NULL, "register what was found as owner \"discover\" (replacing that owner's earlier entries)" },
+	{ "--network", "NET", "put every endpoint in network NET instead of one per bridge or veth pair" },
+	{ NULL },
+};
+
 const struct cli_cmd cli_cmds[] = {
 	{ "load", NULL, "[--max-sockets N] [--fc-bound BYTES] | --upgrade",
 	  "load and pin programs and maps (mounts bpffs if needed)",
@@ -139,8 +145,25 @@ const struct cli_cmd cli_cmds[] = {
 	  restore_opts, "shunt restore\nshunt restore --config /etc/shunt", 0, 6, cmd_restore },
 	/* issue 11: discover, explain, metrics (rows completed with their commands) */
 	{ "discover", NULL, "[--json] [--apply] [--network NET]",
-	  "list this host's network namespaces as endpoints (not yet)",
-	  "Not implemented yet.", no_opts, "shunt discover", 0, -1, cmd_discover },
+	  "list this host's network namespaces as endpoints (an endpoint file with --json)",
+	  "Finds every named netns (ip netns: /run/netns, /var/run/netns) and every process's netns, "
+	  "once per netns, and lists each with its interfaces, MACs and addresses (IPv4 and IPv6, not "
+	  "loopback, not link-local; at most 8, more are dropped with a warning). The root netns is the "
+	  "host, not a partition: never listed. Names stay the same from run to run: the netns name; for "
+	  "an unnamed netns the container whose init lives there (a runc state.json: runc, docker, "
+	  "containerd); else netns-INODE. The network is the host-side bridge the netns hangs off, "
+	  "for a veth pair between two namespaces both their names, for a veth into the host without "
+	  "a bridge its host end: overlapping address plans on different bridges never share one. "
+	  "--json prints an endpoint file that endpoint load takes; a netns without an address is in "
+	  "the table but not in the file, said on stderr. Reads the host, not the instance: works without "
+	  "a loaded one. --apply registers the endpoints in the instance as owner discover, replacing "
+	  "that owner's earlier ones; other owners' entries are never touched, and an endpoint whose "
+	  "name or address another owner's live entry holds is skipped with a warning. It attaches no "
+	  "cgroup.",
+	  discover_opts,
+	  "shunt discover\nshunt discover --json > endpoints.json && shunt endpoint load endpoints.json\n"
+	  "shunt discover --apply --network lab",
+	  0, 3, cmd_discover },
 	{ "explain", NULL, "SRC DST[:PORT] [--netns NS] [--network NET]",
 	  "would a connection from SRC to DST be redirected, and why not (not yet)",
 	  "Not implemented yet.", no_opts, "shunt explain 10.0.0.2 10.0.0.3:80", 0, -1, cmd_explain },
