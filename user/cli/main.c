@@ -62,6 +62,11 @@ static const struct cli_opt help_opts[] = {
 };
 static const struct cli_opt no_opts[] = { { NULL } };
 
+static const struct cli_opt explain_opts[] = {
+	{ "--netns", "NAME|PATH", "the netns of the connecting socket (default: that of the endpoint holding SRC)" },
+	{ "--network", "NET", "the network of SRC's endpoint, to choose among several" },
+	{ NULL },
+};
 static const struct cli_opt discover_opts[] = {
 	{ "--apply", NULL, "register what was found as owner \"discover\" (replacing that owner's earlier entries)" },
 	{ "--network", "NET", "put every endpoint in network NET instead of one per bridge or veth pair" },
@@ -165,8 +170,21 @@ const struct cli_cmd cli_cmds[] = {
 	  "shunt discover --apply --network lab",
 	  0, 3, cmd_discover },
 	{ "explain", NULL, "SRC DST[:PORT] [--netns NS] [--network NET]",
-	  "would a connection from SRC to DST be redirected, and why not (not yet)",
-	  "Not implemented yet.", no_opts, "shunt explain 10.0.0.2 10.0.0.3:80", 0, -1, cmd_explain },
+	  "would a connection from SRC to DST be redirected, and if not, why",
+	  "Answers from the live table what the BPF classifier does for a connection whose connecting "
+	  "socket has local address SRC and remote address DST: the endpoint and network of each "
+	  "address (SRC looked up in the socket's own netns, DST in SRC's network), whether the two "
+	  "netns differ, the passive socket's own lookup (DST in the peer's netns, remote SRC), and "
+	  "whether each end's cgroup is attached, as far as the cgroups of the processes in its netns "
+	  "tell. The last line is the verdict in the words of the status counters: 'verdict: redirect' "
+	  "or 'verdict: tcp (REASON: why)'. SRC's netns is --netns, else that of the one endpoint "
+	  "holding SRC (in --network, if given). The port is informational: shunt decides by address. "
+	  "Exits 0 whenever it could answer.",
+	  explain_opts,
+	  "shunt explain 10.0.0.2 10.0.0.3:80\n"
+	  "shunt explain 10.0.0.2 [fd00::3]:443 --netns web\n"
+	  "shunt explain 10.0.0.3 10.0.0.2 --network tenant2 --json | jq -r .verdict",
+	  2, 6, cmd_explain },
 	{ "metrics", NULL, "[--output FILE] [--listen ADDR:PORT]",
 	  "counters and gauges in Prometheus text format (not yet)",
 	  "Not implemented yet.", no_opts, "shunt metrics", 0, -1, cmd_metrics },
