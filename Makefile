@@ -67,7 +67,7 @@ REBUILDS := $(OUTPUT)/rebuild1/shunt $(OUTPUT)/rebuild2/shunt
 all: $(OUTPUT)/shunt $(OUTPUT)/shunt-cni $(OUTPUT)/shunt.8 $(OUTPUT)/shunt.bpf.o $(OUTPUT)/shunt-traffic $(OUTPUT)/shunt-bench $(UNIT_BINS) \
      $(ASAN_BINS) $(FUZZ_BINS) $(REBUILDS) $(OUTPUT)/tests/vsock_probe.bpf.o $(OUTPUT)/vsock-probe
 
-$(OUTPUT)/rebuild%/shunt: bpf/shunt.bpf.c $(HDRS) $(LIB_SRCS) $(CLI_SRCS) $(OUTPUT)/vmlinux.h
+$(OUTPUT)/rebuild%/shunt: bpf/shunt.bpf.c $(wildcard bpf/lib/*.h) $(HDRS) $(LIB_SRCS) $(CLI_SRCS) $(OUTPUT)/vmlinux.h
 	$(Q)mkdir -p $(@D) && cp -p $(OUTPUT)/vmlinux.h $(@D)/
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(@D) EXTRA_DEFS=-DSHUNT_REBUILD=$* $@
 
@@ -86,11 +86,11 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 # and the object the CLI embeds, which adds the fexit read counter that
 # `shunt load` enables where the kernel lacks the tracepoint (bpftool 7.1
 # cannot pin an object with programs it did not load).
-$(OUTPUT)/shunt.bpf.o: bpf/shunt.bpf.c $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/shunt.bpf.o: bpf/shunt.bpf.c $(wildcard bpf/lib/*.h) $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/shunt-cli.bpf.o: bpf/shunt.bpf.c $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/shunt-cli.bpf.o: bpf/shunt.bpf.c $(wildcard bpf/lib/*.h) $(HDRS) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -DSHUNT_CLI_OBJ -c $< -o $@
 

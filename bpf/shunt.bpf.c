@@ -111,6 +111,14 @@ struct {
 	__type(value, struct shunt_conn);
 } shunt_conns SEC(".maps");
 
+/* All zeroes, never written: what a new shunt_conns entry starts from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shunt_conn);
+} shunt_conn_zero SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -160,6 +168,8 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 		*c += n;
 }
 
+#include "lib/observe.h"
+
 /* Bits of the conn word that belong to this socket and to its peer. */
 static __always_inline __u32 rx_bit(int active)
 {
@@ -174,6 +184,19 @@ static __always_inline __u32 gone_bit(int active)
 static __always_inline struct shunt_sock_key *conn_key(struct shunt_sk *st)
 {
 	return st->active ? &st->self : &st->peer;
+}
+
+static __always_inline int me_idx(struct shunt_sk *st)
+{
+	return !st->active;	/* index of this end in conn->sent/read */
+}
+
+/* This end's send path, mirrored in the conn word for `shunt conns`. */
+static __always_inline void set_tx(struct shunt_sk *st, struct shunt_conn *conn, __u8 tx)
+{
+	st->tx = tx;
+	if (conn)
+		conn->tx[me_idx(st)] = tx;
 }
 
 /*
@@ -240,11 +263,15 @@ static __always_inline int sockops_addr(struct bpf_sock_ops *skops, int local,
 
 /*
  * Returns the stat index saying why the connection stays on TCP, or
- * SHUNT_ST_MAX if it may be redirected (then self and peer are filled).
+ * SHUNT_ST_MAX if it may be redirected (then peer is filled).  @self gets
+ * the socket's own key as far as it is known (net_id 0 before the local
+ * endpoint is found), @ep and @peer_ep the endpoint ids found (0: none),
+ * for the counters and events of either outcome.
  */
 static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 				      struct shunt_sock_key *self,
-				      struct shunt_sock_key *peer)
+				      struct shunt_sock_key *peer,
+				      __u32 *ep, __u32 *peer_ep)
 {
 	struct shunt_ep_local_key lk;
 	struct shunt_ep_peer_key pk;
@@ -255,6 +282,16 @@ static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 	__u32 zero = 0, gen;
 	__u64 netns;
 
+	*ep = *peer_ep = 0;
+	__builtin_memset(self, 0, sizeof(*self));
+	if (sockops_addr(skops, 1, &laddr) || sockops_addr(skops, 0, &raddr))
+		return SHUNT_ST_TCP_FAMILY;
+	netns = bpf_get_netns_cookie(skops);
+	/* local_port is host order.  remote_port holds the __be16 port shifted
+	 * into the upper half on little endian (sock_ops_convert_ctx_access),
+	 * i.e. a __be32 of the port: ntohl gives it in host order. */
+	shunt_sock_key_build(self, netns, 0, &laddr, (__u16)skops->local_port,
+			     &raddr, (__u16)bpf_ntohl(skops->remote_port));
 	if (rx_hook == SHUNT_RX_NONE)
 		return SHUNT_ST_TCP_NO_RX_HOOK;
 	cfg = bpf_map_lookup_elem(&shunt_cfg, &zero);
@@ -263,30 +300,24 @@ static __always_inline __u32 classify(struct bpf_sock_ops *skops,
 	/* One read of the generation for both lookups: user space may flip it
 	 * in between, and a mix of two tables must never be seen. */
 	gen = *(volatile __u32 *)&cfg->gen;
-	if (sockops_addr(skops, 1, &laddr) || sockops_addr(skops, 0, &raddr))
-		return SHUNT_ST_TCP_FAMILY;
 
-	netns = bpf_get_netns_cookie(skops);
 	shunt_ep_local_key_build(&lk, netns, gen, &laddr);
 	lv = bpf_map_lookup_elem(&shunt_ep_local, &lk);
 	if (!lv)
 		return SHUNT_ST_TCP_NO_LOCAL;
+	self->net_id = lv->net_id;
+	*ep = lv->ep_id;
 
 	shunt_ep_peer_key_build(&pk, lv->net_id, gen, &raddr);
 	pv = bpf_map_lookup_elem(&shunt_ep_peer, &pk);
 	if (!pv)
 		return SHUNT_ST_TCP_NO_PEER;
+	*peer_ep = pv->ep_id;
 	if (pv->loc != SHUNT_LOC_NETNS)
 		return SHUNT_ST_TCP_PEER_REMOTE;
 	if (pv->netns == netns)
 		return SHUNT_ST_TCP_SAME_NETNS;
 
-	/* local_port is host order.  remote_port holds the __be16 port shifted
-	 * into the upper half on little endian (sock_ops_convert_ctx_access),
-	 * i.e. a __be32 of the port: ntohl gives it in host order. */
-	shunt_sock_key_build(self, netns, lv->net_id, &laddr,
-			     (__u16)skops->local_port, &raddr,
-			     (__u16)bpf_ntohl(skops->remote_port));
 	shunt_sock_key_peer(peer, self, pv->netns);
 	return SHUNT_ST_MAX;
 }
@@ -300,20 +331,45 @@ static __always_inline __u32 rmem_max(struct tcp_sock *tp)
 	return max > 0 ? max : 0;
 }
 
+/*
+ * A socket that stays on TCP from its establishment: counted (globally and
+ * for its endpoint), announced, and recorded until it closes so that
+ * `shunt conns --all` lists it (the STATE callback deletes the record).
+ */
+static __always_inline void stay_tcp(struct bpf_sock_ops *skops,
+				     const struct shunt_sock_key *self, __u32 why,
+				     __u32 ep, __u32 peer_ep, int active)
+{
+	struct shunt_tcp_conn rec;
+	__u64 cookie = bpf_get_socket_cookie(skops);
+
+	stat_add(why, 1);
+	ep_tcp(ep, why);
+	emit(SHUNT_EV_CLASSIFIED, self, why, ep, peer_ep, active, 0);
+	rec.key = *self;
+	rec.start_ns = bpf_ktime_get_ns();
+	rec.reason = why;
+	rec.ep_id = ep;
+	rec.peer_ep_id = peer_ep;
+	rec.active = active;
+	if (!bpf_map_update_elem(&shunt_tcp_conns, &cookie, &rec, BPF_ANY))
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
 static __always_inline void on_established(struct bpf_sock_ops *skops,
 					   int active)
 {
 	struct shunt_sock_key self, peer;
-	struct shunt_conn fresh = {}, *conn;
+	struct shunt_conn *conn, *fresh;
 	struct tcp_sock *tp;
 	struct bpf_sock *sk;
 	struct shunt_sk *st;
-	__u32 why;
+	__u32 why, ep, peer_ep, zero = 0;
 
 	stat_add(SHUNT_ST_ESTABLISHED, 1);
-	why = classify(skops, &self, &peer);
+	why = classify(skops, &self, &peer, &ep, &peer_ep);
 	if (why != SHUNT_ST_MAX) {
-		stat_add(why, 1);
+		stay_tcp(skops, &self, why, ep, peer_ep, active);
 		return;
 	}
 	/* Load ctx->sk once: the verifier tracks the NULL check on a register. */
@@ -324,12 +380,12 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	/* The redirect path ignores SO_RCVLOWAT (tcp_bpf_recvmsg, poll). */
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp && tp->inet_conn.icsk_inet.sk.sk_rcvlowat > 1) {
-		stat_add(SHUNT_ST_TCP_SEMANTICS, 1);
+		stay_tcp(skops, &self, SHUNT_ST_TCP_SEMANTICS, ep, peer_ep, active);
 		return;
 	}
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
-		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
+		stay_tcp(skops, &self, SHUNT_ST_TCP_MAP_FULL, ep, peer_ep, active);
 		return;
 	}
 	st->self = self;
@@ -337,14 +393,25 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	st->active = active;
 	st->tx = SHUNT_TX_UNDECIDED;
 	st->in_hash = 0;
+	st->ep_id = ep;
+	st->peer_ep_id = peer_ep;
 
-	/* The first end to get here creates the conn word; the other finds it. */
-	bpf_map_update_elem(&shunt_conns, conn_key(st), &fresh, BPF_NOEXIST);
+	/* The first end to get here creates the conn word; the other finds it.
+	 * A zeroed word comes from the all-zero array (shunt_conn is too big
+	 * for a second copy on the stack next to the keys). */
+	fresh = bpf_map_lookup_elem(&shunt_conn_zero, &zero);
+	if (fresh)
+		bpf_map_update_elem(&shunt_conns, conn_key(st), fresh, BPF_NOEXIST);
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 	if (!conn) {
-		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
+		stay_tcp(skops, &self, SHUNT_ST_TCP_MAP_FULL, ep, peer_ep, active);
 		return;
 	}
+	if (!conn->start_ns)
+		conn->start_ns = bpf_ktime_get_ns();
+	conn->ep_id[me_idx(st)] = ep;
+	conn->ep_id[!me_idx(st)] = peer_ep;
+	emit(SHUNT_EV_CLASSIFIED, &self, SHUNT_ST_MAX, ep, peer_ep, active, 0);
 	/* Our reads' starting point in TCP sequence space (see shunt_recv),
 	 * and the most TCP would buffer for us: our application's SO_RCVBUF
 	 * if it set one, else the ceiling autotuning may grow the buffer to,
@@ -365,10 +432,16 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	if (conn->state & SHUNT_CONN_TCP) {
 		/* The peer already sent by TCP: stay out of the sockhash. */
 		stat_add(SHUNT_ST_TCP_LATE, 1);
+		ep_tcp(ep, SHUNT_ST_TCP_LATE);
+		conn->tx[me_idx(st)] = SHUNT_TX_TCP;
+		st->tx = SHUNT_TX_TCP;
 		return;
 	}
 	if (bpf_sock_hash_update(skops, &shunt_sockhash, &st->self, BPF_ANY)) {
 		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
+		ep_tcp(ep, SHUNT_ST_TCP_MAP_FULL);
+		conn->tx[me_idx(st)] = SHUNT_TX_TCP;
+		st->tx = SHUNT_TX_TCP;
 		return;
 	}
 	st->in_hash = 1;
@@ -378,11 +451,6 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	 * (a redirected connection sends no segments until FIN). */
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG |
 					 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
-}
-
-static __always_inline int me_idx(struct shunt_sk *st)
-{
-	return !st->active;	/* index of this end in conn->sent/read */
 }
 
 /*
@@ -448,8 +516,10 @@ static __always_inline int leave(struct shunt_sk *st, struct shunt_conn *conn,
 		/* Its sends no longer pass the verdict: decided here. */
 		stat_add(SHUNT_ST_TX_TCP, 1);
 		stat_add(why, 1);
+		ep_tcp(st->ep_id, why);
 	}
-	st->tx = SHUNT_TX_TCP;
+	set_tx(st, conn, SHUNT_TX_TCP);
+	emit(SHUNT_EV_LEAVE, &st->self, why, st->ep_id, st->peer_ep_id, st->active, 0);
 	return 0;
 }
 
@@ -511,11 +581,17 @@ static __always_inline void on_close(struct bpf_sock_ops *skops)
 	struct bpf_sock *sk = skops->sk;
 	struct shunt_sk *st;
 
+	__u64 cookie;
+
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
-	if (st)
+	if (st) {
 		bpf_map_delete_elem(&shunt_conns, conn_key(st));
+		return;
+	}
+	cookie = bpf_get_socket_cookie(skops);
+	bpf_map_delete_elem(&shunt_tcp_conns, &cookie);
 }
 
 SEC("sockops")
@@ -600,8 +676,12 @@ static __always_inline int decide(struct sk_msg_md *msg, struct shunt_sk *st,
 		 * first sends ran at once (each saw the other's claim); a
 		 * debian-6.1 guest did that in one of three runs.
 		 */
-		if (!(was & rx_bit(st->active)))
+		if (!(was & rx_bit(st->active))) {
 			stat_add(SHUNT_ST_CONN_REDIR, 1);
+			ep_redirected(st->ep_id, st->peer_ep_id);
+			emit(SHUNT_EV_REDIRECTED, &st->self, SHUNT_ST_MAX, st->ep_id,
+			     st->peer_ep_id, st->active, 0);
+		}
 		return SHUNT_ST_MAX;
 	}
 	/* Nothing was queued at the peer: withdraw the claim, pin TCP. */
@@ -646,11 +726,15 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 		tp = bpf_skc_to_tcp_sock(msg->sk);
 		if (!tp || tp->write_seq != conn->rx_seq[!me])
 			goto detour;
-		st->tx = SHUNT_TX_REDIR;
+		set_tx(st, conn, SHUNT_TX_REDIR);
 		stat_add(SHUNT_ST_FC_RESUME, 1);
+		emit(SHUNT_EV_RESUME, &st->self, SHUNT_ST_MAX, st->ep_id, st->peer_ep_id,
+		     st->active, 0);
 	} else if (sent - read + size > bound && sent != read) {
-		st->tx = SHUNT_TX_DETOUR;
+		set_tx(st, conn, SHUNT_TX_DETOUR);
 		stat_add(SHUNT_ST_FC_DETOUR, 1);
+		emit(SHUNT_EV_DETOUR, &st->self, SHUNT_ST_MAX, st->ep_id, st->peer_ep_id,
+		     st->active, sent - read);
 		goto detour;
 	}
 	__sync_fetch_and_add(&conn->sent[me], size);
@@ -658,6 +742,7 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 		return -1;
 	stat_add(SHUNT_ST_MSG_REDIR, 1);
 	stat_add(SHUNT_ST_BYTES_REDIR, size);
+	ep_bytes(st->ep_id, st->peer_ep_id, size);
 	return 0;
 detour:
 	__sync_fetch_and_add(&conn->sent[me], size);
@@ -685,20 +770,25 @@ int shunt_msg(struct sk_msg_md *msg)
 
 	if (st->tx == SHUNT_TX_UNDECIDED) {
 		why = decide(msg, st, size);
+		conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 		if (why != SHUNT_ST_MAX) {
 			/* sk_msg may not delete from a sockmap ("cannot update
 			 * sockmap in this context"): the socket leaves at the
 			 * ACK of this data, in on_segment. */
-			st->tx = SHUNT_TX_TCP;
+			set_tx(st, conn, SHUNT_TX_TCP);
 			stat_add(SHUNT_ST_TX_TCP, 1);
 			stat_add(why, 1);
+			ep_tcp(st->ep_id, why);
+			emit(SHUNT_EV_DIR_TCP, &st->self, why, st->ep_id, st->peer_ep_id,
+			     st->active, 0);
 			return SK_PASS;
 		}
 		/* decide() redirected this first message already. */
-		st->tx = SHUNT_TX_REDIR;
+		set_tx(st, conn, SHUNT_TX_REDIR);
 		stat_add(SHUNT_ST_TX_REDIR, 1);
 		stat_add(SHUNT_ST_MSG_REDIR, 1);
 		stat_add(SHUNT_ST_BYTES_REDIR, size);
+		ep_bytes(st->ep_id, st->peer_ep_id, size);
 		return SK_PASS;
 	}
 
@@ -710,8 +800,9 @@ int shunt_msg(struct sk_msg_md *msg)
 	 * nothing reads this direction any more, so TCP, and its RST/EPIPE, is
 	 * the right end.  A detour in progress ends the same way.
 	 */
-	st->tx = SHUNT_TX_TCP;
+	set_tx(st, conn, SHUNT_TX_TCP);
 	stat_add(SHUNT_ST_TCP_PEER_GONE, 1);
+	ep_tcp(st->ep_id, SHUNT_ST_TCP_PEER_GONE);
 	return SK_PASS;
 }
 
@@ -738,6 +829,8 @@ static __always_inline void on_rx_eagain(struct sock *sk)
 	if (!so || (BPF_CORE_READ(so, file, f_flags) & O_NONBLOCK))
 		return;
 	stat_add(SHUNT_ST_RX_EAGAIN, 1);
+	emit(SHUNT_EV_EAGAIN, &st->self, SHUNT_ST_RX_EAGAIN, st->ep_id, st->peer_ep_id,
+	     st->active, 0);
 	if (st->in_hash)
 		want_tcp_rx(st);
 }

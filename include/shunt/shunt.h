@@ -153,6 +153,12 @@ struct shunt_conn {
 	 * when this equals the sender's write_seq (see fc_redirect).
 	 */
 	__u32 rx_seq[2];
+	/* For `shunt conns` (a walk of this map): when the first end got
+	 * here, each end's endpoint id and its send path (enum shunt_tx). */
+	__u64 start_ns;			/* bpf_ktime_get_ns() */
+	__u32 ep_id[2];
+	__u8 tx[2];
+	__u8 pad2[6];
 };
 
 /* Queued-but-unread bytes above which a redirected direction detours over
@@ -176,7 +182,10 @@ struct shunt_sk {
 	__u8 tx;			/* enum shunt_tx: this socket's send direction */
 	__u8 active;			/* 1: this end connect()ed */
 	__u8 in_hash;			/* 1: inserted into shunt_sockhash */
-	__u8 pad[5];
+	__u8 pad[1];
+	__u32 ep_id;			/* this end's endpoint (stable id) */
+	__u32 peer_ep_id;		/* the peer's */
+	__u32 pad2;
 };
 
 /*
@@ -275,6 +284,70 @@ enum shunt_stat {
 	SHUNT_ST_EP_STALE,		/* endpoints replaced: their netns was gone */
 	SHUNT_ST_MAX,
 };
+
+/*
+ * Per endpoint, by its stable id (shunt_ep_stats, a per-CPU hash that user
+ * space sums; user space deletes an endpoint's entry when the endpoint
+ * goes).  tcp[] is indexed by the SHUNT_ST_TCP_* reasons: the connections
+ * (or directions) of this endpoint's sockets left on TCP.
+ */
+struct shunt_ep_stat {
+	__u64 conns_redirected;		/* connections of this endpoint redirected */
+	__u64 bytes_sent;		/* redirected bytes it sent */
+	__u64 bytes_received;		/* redirected bytes sent to it */
+	__u64 tcp[SHUNT_ST_MAX];
+};
+
+/*
+ * A socket classified for TCP at its establishment, kept (LRU, by socket
+ * cookie) until it closes so that `shunt conns --all` can list it with the
+ * reason: such sockets never enter the sockhash or shunt_conns.
+ */
+struct shunt_tcp_conn {
+	struct shunt_sock_key key;	/* its own view; net_id 0 if none */
+	__u64 start_ns;
+	__u32 reason;			/* enum shunt_stat */
+	__u32 ep_id, peer_ep_id;	/* 0: not an endpoint */
+	__u32 active;
+};
+
+/*
+ * `shunt events`: decisions, never one per message.  Each reader owns one
+ * slot: a ring buffer in shunt_ev_rings[slot] and a heartbeat in
+ * shunt_ev_readers[slot] that it refreshes; BPF writes only to slots whose
+ * heartbeat is younger than SHUNT_EV_HEARTBEAT_NS, so nothing is written
+ * while nobody listens, and a reader killed with -9 stops costing anything
+ * within that time (its slot is taken over by the next reader).
+ */
+enum shunt_ev_type {
+	SHUNT_EV_CLASSIFIED = 1,	/* established: candidate, or TCP (reason) */
+	SHUNT_EV_REDIRECTED,		/* the connection's first redirect */
+	SHUNT_EV_DIR_TCP,		/* a direction stays on TCP at its first send (reason) */
+	SHUNT_EV_DETOUR,		/* flow control: detour over TCP (value: bytes queued) */
+	SHUNT_EV_RESUME,		/* flow control: redirect again */
+	SHUNT_EV_LEAVE,			/* a socket left the sockhash (reason) */
+	SHUNT_EV_EAGAIN,		/* a blocking read got EAGAIN (kernel bug) */
+	SHUNT_EV_MAX,
+};
+
+struct shunt_event {
+	__u64 ts_ns;			/* bpf_ktime_get_ns() */
+	__u32 type;			/* enum shunt_ev_type */
+	__u32 reason;			/* enum shunt_stat; SHUNT_ST_MAX: none */
+	__u32 ep_id, peer_ep_id;
+	__u32 active;			/* 1: the connecting end's socket */
+	__u32 pad;
+	__u64 value;
+	struct shunt_sock_key key;	/* the socket's own view */
+};
+
+#define SHUNT_EV_READERS	8
+#define SHUNT_EV_RING_SIZE	(256 * 1024)
+#define SHUNT_EV_HEARTBEAT_NS	(2ull * 1000 * 1000 * 1000)
+
+/* shunt_ev_readers[slot]: the heartbeat (CLOCK_MONOTONIC ns), written only
+ * by the reader; shunt_ev_lost[slot]: events its ring had no room for,
+ * written only by BPF (apart, so neither side's write undoes the other's). */
 
 /* --- key builders, shared by BPF and user space (unit-tested) --- */
 

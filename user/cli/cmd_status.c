@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "feature.h"
+#include "log.h"
 
 /* The read counter this instance runs: what it was loaded with, if counting. */
 static const char *rx_name(const struct shunt_status *s)
@@ -16,7 +17,7 @@ static const char *rx_name(const struct shunt_status *s)
 	return s->rx_hook < 0 ? "unknown" : shunt_rx_hook_name(s->rx_hook);
 }
 
-static void print_json(const struct cli_env *env, const struct shunt_status *s)
+static void print_json(const struct cli_env *env, const struct shunt_status *s, json_object *eps)
 {
 	json_object *o = json_object_new_object(), *links = json_object_new_array();
 	json_object *st = json_object_new_object(), *tcp = json_object_new_object();
@@ -58,10 +59,81 @@ static void print_json(const struct cli_env *env, const struct shunt_status *s)
 			json_object_object_add(st, n, json_object_new_uint64(s->stats[i]));
 	}
 	json_object_object_add(o, "counters", st);
+	json_object_object_add(o, "endpoint_counters", eps);
 	json_object_object_add(o, "tcp_reasons", tcp);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+static json_object *ep_stat_json(const struct endpoint *ep, const struct shunt_ep_stat *st)
+{
+	json_object *o = json_object_new_object(), *tcp = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(ep->name));
+	json_object_object_add(o, "id", json_object_new_int64(ep->ep_id));
+	json_object_object_add(o, "network", json_object_new_string(ep->network));
+	json_object_object_add(o, "owner", json_object_new_string(ep_owner(ep)));
+	json_object_object_add(o, "connections_redirected", json_object_new_uint64(st->conns_redirected));
+	json_object_object_add(o, "bytes_sent", json_object_new_uint64(st->bytes_sent));
+	json_object_object_add(o, "bytes_received", json_object_new_uint64(st->bytes_received));
+	for (int r = 0; r < SHUNT_ST_MAX; r++)
+		if (!strncmp(shunt_stat_names[r], "tcp_", 4))
+			json_object_object_add(tcp, shunt_stat_names[r] + 4, json_object_new_uint64(st->tcp[r]));
+	json_object_object_add(o, "tcp_reasons", tcp);
+	return o;
+}
+
+/* status --endpoint NAME, and every endpoint's counters in --json. */
+static int endpoint_stats(struct cli_env *env, struct shunt_ctx *c, const char *name,
+			  json_object *into)
+{
+	struct shunt_ep_stat st;
+	struct ep_table t;
+	int err, found = 0;
+
+	err = shunt_ep_read(c, &t);
+	if (err)
+		return cli_fail(err);
+	for (int i = 0; i < t.n; i++) {
+		const struct endpoint *ep = &t.eps[i];
+
+		if (name && strcmp(ep->name, name))
+			continue;
+		found++;
+		err = shunt_ep_stats_read(c, ep->ep_id, &st);
+		if (err)
+			break;
+		if (into) {
+			json_object_array_add(into, ep_stat_json(ep, &st));
+			continue;
+		}
+		if (env->json) {
+			json_object *o = ep_stat_json(ep, &st);
+
+			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								     JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+			continue;
+		}
+		printf("endpoint:    %s (id %u, network %s, owner %s)\n", ep->name, ep->ep_id,
+		       ep->network, ep_owner(ep));
+		printf("connections: %llu redirected\n", (unsigned long long)st.conns_redirected);
+		printf("bytes:       %llu sent, %llu received, redirected\n",
+		       (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received);
+		printf("left on TCP:\n");
+		for (int r = 0; r < SHUNT_ST_MAX; r++)
+			if (!strncmp(shunt_stat_names[r], "tcp_", 4))
+				printf("  %-24s %llu\n", shunt_stat_names[r] + 4, (unsigned long long)st.tcp[r]);
+	}
+	ep_table_free(&t);
+	if (err)
+		return cli_fail(err);
+	if (name && !found) {
+		pr_warn("no endpoint \"%s\"\n", name);
+		return 1;
+	}
+	return 0;
 }
 
 int cmd_status(struct cli_env *env, int argc, char **argv)
@@ -70,19 +142,35 @@ int cmd_status(struct cli_env *env, int argc, char **argv)
 	struct shunt_ctx c;
 	int err;
 
-	(void)argc;
-	(void)argv;
+	if (argc && (argc != 2 || strcmp(argv[0], "--endpoint"))) {
+		pr_warn("usage: shunt status [--endpoint NAME]\n");
+		return 2;
+	}
 	err = cli_open(env, &c);
 	if (err)
 		return err;
-	err = shunt_status_read(&c, &s);
-	shunt_close(&c);
-	if (err)
-		return cli_fail(err);
-	if (env->json) {
-		print_json(env, &s);
-		return 0;
+	if (argc) {
+		err = endpoint_stats(env, &c, argv[1], NULL);
+		shunt_close(&c);
+		return err;
 	}
+	err = shunt_status_read(&c, &s);
+	if (err) {
+		shunt_close(&c);
+		return cli_fail(err);
+	}
+	if (env->json) {
+		json_object *eps = json_object_new_array();
+
+		err = endpoint_stats(env, &c, NULL, eps);
+		shunt_close(&c);
+		if (!err)
+			print_json(env, &s, eps);
+		else
+			json_object_put(eps);
+		return err;
+	}
+	shunt_close(&c);
 	printf("loaded:      %s%s\n", env->pin_dir, s.paused ? " (paused: new connections stay on TCP)" : "");
 	printf("attached:    %d cgroup(s)\n", s.nlinks);
 	for (int i = 0; i < s.nlinks; i++)

@@ -54,6 +54,22 @@ static const struct cli_opt restore_opts[] = {
 	{ "--fc-bound", "BYTES", "as for load, when it loads" },
 	{ NULL },
 };
+static const struct cli_opt conns_opts[] = {
+	{ "--all", NULL, "also the connections classified for TCP at establishment, with the reason" },
+	{ "src", "ADDR[:PORT]", "only connections from this address (the connecting end's)" },
+	{ "dst", "ADDR[:PORT]", "only connections to this address" },
+	{ "--endpoint", "NAME", "only connections with this endpoint at either end" },
+	{ NULL },
+};
+static const struct cli_opt events_opts[] = {
+	{ "--count", "N", "exit after N events" },
+	{ "--duration", "SECS", "exit after SECS seconds" },
+	{ NULL },
+};
+static const struct cli_opt status_opts[] = {
+	{ "--endpoint", "NAME", "that endpoint's counters: connections redirected, bytes each way, TCP by reason" },
+	{ NULL },
+};
 static const struct cli_opt help_opts[] = {
 	{ "--man", NULL, "print the man page shunt(8) (roff)" },
 	{ "--commands", NULL, "list the commands, one per line (for completion)" },
@@ -121,11 +137,34 @@ const struct cli_cmd cli_cmds[] = {
 	  "and skipped (run it again when they come) instead of failing the load.",
 	  ep_load_opts, "shunt endpoint load /etc/shunt/endpoints.json\nshunt endpoint load endpoints.json --partial",
 	  1, 2, cmd_ep_load },
-	{ "status", NULL, "", "what is loaded and attached, and the counters",
+	{ "status", NULL, "[--endpoint NAME]", "what is loaded and attached, and the counters",
 	  "Shows the instance: paused or not, attached cgroups (removed ones as such), endpoints, "
 	  "connections redirected now and in total, limits, the read counter in use, the version and "
-	  "BPF object it runs, and every counter, including why connections stayed on TCP.",
-	  no_opts, "shunt status\nshunt status --json | jq .counters", 0, 0, cmd_status },
+	  "BPF object it runs, and every counter, including why connections stayed on TCP. With "
+	  "--endpoint, one endpoint's counters (by its stable id; they go when it goes); --json "
+	  "lists every endpoint's.",
+	  status_opts, "shunt status\nshunt status --json | jq .counters\nshunt status --endpoint web",
+	  0, 2, cmd_status },
+	{ "conns", NULL, "[--all] [src ADDR[:PORT]] [dst ADDR[:PORT]] [--endpoint NAME]",
+	  "the connections shunt holds, as ss shows sockets",
+	  "Every connection shunt holds: both addresses and ports, network, the endpoints at each end "
+	  "and their netns, each direction's path (redirect, detour, tcp, undecided) with the bytes it "
+	  "sent since it was redirected and how many of those the other end has not read yet, and its "
+	  "age. From kernel state: a walk of the shunt_conns map (no cache). --all adds the "
+	  "connections classified for TCP when they were established, with the reason, for as long "
+	  "as they live.",
+	  conns_opts, "shunt conns\nshunt conns --all dst 10.0.0.3:5432\nshunt conns --json --endpoint web",
+	  0, 8, cmd_conns },
+	{ "events", NULL, "[--count N] [--duration SECS]",
+	  "a live stream of shunt's decisions (like cilium monitor)",
+	  "Prints each decision as it happens: a connection classified (a candidate, or TCP and why), "
+	  "its first redirect, a direction left on TCP and why, flow-control detours and resumes, a "
+	  "socket leaving the sockhash and why, a kernel_eagain hit. Never one event per message. "
+	  "Several readers can listen at once (up to 8); nothing is recorded while nobody listens, "
+	  "and a reader killed without a goodbye stops costing anything within 2 s. Events the "
+	  "reader's ring had no room for are counted and printed as \"N events lost\". --json: one "
+	  "object per line.",
+	  events_opts, "shunt events\nshunt events --json --count 10", 0, 4, cmd_events },
 	{ "features", NULL, "", "probe what this kernel offers shunt: required parts, the read counter",
 	  "Probes the running kernel as bpftool feature probe does: the parts shunt needs, the read "
 	  "counter load would pick and why, and behaviours that differ between kernels.",

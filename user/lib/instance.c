@@ -219,7 +219,8 @@ void shunt_close(struct shunt_ctx *c)
 {
 	int *fds[] = { &c->lock_fd, &c->cfg_fd, &c->ep_local_fd, &c->ep_peer_fd,
 		       &c->endpoints_fd, &c->sockhash_fd, &c->conns_fd,
-		       &c->stats_fd, &c->sockops_fd, &c->setsockopt_fd };
+		       &c->stats_fd, &c->sockops_fd, &c->setsockopt_fd,
+		       &c->ep_stats_fd, &c->tcp_conns_fd, &c->ev_rings_fd, &c->ev_readers_fd, &c->ev_lost_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -238,6 +239,11 @@ int shunt_open(struct shunt_ctx *c, const char *pin_dir)
 		{ &c->sockhash_fd, "maps", "shunt_sockhash" },
 		{ &c->conns_fd, "maps", "shunt_conns" },
 		{ &c->stats_fd, "maps", "shunt_stats" },
+		{ &c->ep_stats_fd, "maps", "shunt_ep_stats" },
+		{ &c->tcp_conns_fd, "maps", "shunt_tcp_conns" },
+		{ &c->ev_rings_fd, "maps", "shunt_ev_rings" },
+		{ &c->ev_readers_fd, "maps", "shunt_ev_readers" },
+		{ &c->ev_lost_fd, "maps", "shunt_ev_lost" },
 		{ &c->sockops_fd, "progs", "shunt_sockops" },
 		{ &c->setsockopt_fd, "progs", "shunt_setsockopt" },
 	};

@@ -27,6 +27,7 @@ struct shunt_ctx {
 	int lock_fd;
 	int cfg_fd, ep_local_fd, ep_peer_fd, endpoints_fd;
 	int sockhash_fd, conns_fd, stats_fd;
+	int ep_stats_fd, tcp_conns_fd, ev_rings_fd, ev_readers_fd, ev_lost_fd;
 	int sockops_fd, setsockopt_fd;
 };
 
@@ -127,5 +128,31 @@ int shunt_netns_of_pid(int pid, char *path, size_t len, __u64 *cookie);
 int shunt_netns_addrs(const char *netns, struct shunt_addr *out, int max, int *n);
 
 int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s);
+
+/* observe.c: per-endpoint counters and the connections shunt holds. */
+/* The counters of endpoint @ep_id, summed over CPUs (zero if none yet). */
+int shunt_ep_stats_read(struct shunt_ctx *c, __u32 ep_id, struct shunt_ep_stat *out);
+/* Deletes the counters of every id not in @t (an endpoint's go with it). */
+void shunt_ep_stats_gc(struct shunt_ctx *c, const struct ep_table *t);
+
+struct shunt_conn_view {
+	struct shunt_sock_key key[2];	/* [0]: the connecting end's view, [1]: the other's */
+	__u32 ep_id[2];
+	__u8 tx[2];			/* enum shunt_tx per end; SHUNT_TX_TCP for --all records */
+	bool tcp_only;			/* classified TCP at establishment */
+	__u32 reason[2];		/* tcp_only: each end's enum shunt_stat; SHUNT_ST_MAX: not seen
+					 * (that end's socket is not in an attached cgroup) */
+	__u32 state;			/* conn word bits */
+	__u64 age_ns;
+	__u64 sent[2];			/* bytes each end sent since its direction was redirected */
+	__u64 queued[2];		/* of those, not yet read by the other end */
+};
+
+/*
+ * Every connection in shunt_conns (a walk of the map: the kernel's BPF
+ * iterators are not needed for what it holds), and with @all the sockets
+ * classified for TCP (shunt_tcp_conns).  *out is malloc'd.
+ */
+int shunt_conns_read(struct shunt_ctx *c, bool all, struct shunt_conn_view **out, int *n);
 
 #endif

@@ -229,6 +229,7 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 		return err;
 	}
 	purge_gen(c, !next);
+	shunt_ep_stats_gc(c, t);
 	return 0;
 }
 
