@@ -89,6 +89,12 @@ static const struct cli_opt discover_opts[] = {
 	{ NULL },
 };
 
+static const struct cli_opt metrics_opts[] = {
+	{ "--output", "FILE", "write FILE atomically (FILE.tmp.PID, fsync, rename); name it *.prom" },
+	{ "--listen", "ADDR:PORT", "serve GET /metrics on IPV4:PORT or [IPV6]:PORT until SIGINT/SIGTERM" },
+	{ NULL },
+};
+
 const struct cli_cmd cli_cmds[] = {
 	{ "load", NULL, "[--max-sockets N] [--fc-bound BYTES] | --upgrade",
 	  "load and pin programs and maps (mounts bpffs if needed)",
@@ -224,9 +230,20 @@ const struct cli_cmd cli_cmds[] = {
 	  "shunt explain 10.0.0.2 [fd00::3]:443 --netns web\n"
 	  "shunt explain 10.0.0.3 10.0.0.2 --network tenant2 --json | jq -r .verdict",
 	  2, 6, cmd_explain },
-	{ "metrics", NULL, "[--output FILE] [--listen ADDR:PORT]",
-	  "counters and gauges in Prometheus text format (not yet)",
-	  "Not implemented yet.", no_opts, "shunt metrics", 0, -1, cmd_metrics },
+	{ "metrics", NULL, "[--output FILE | --listen ADDR:PORT]",
+	  "counters and gauges in Prometheus text format, for node_exporter or a scrape",
+	  "Prints the instance's counters and gauges in the Prometheus text exposition format "
+	  "(0.0.4): shunt_up, shunt_build_info, the sockhash, endpoint table and cgroup gauges, the "
+	  "counters of status (TCP reasons as shunt_connections_tcp_total{reason}) and the counters "
+	  "per endpoint (labels endpoint, network). Not loaded, it exits 1. --output writes FILE "
+	  "atomically for node_exporter's textfile collector (shunt_up 0 if not loaded). --listen "
+	  "serves GET /metrics until SIGINT or SIGTERM, reading the instance at every scrape; one "
+	  "that is not loaded is served as shunt_up 0.",
+	  metrics_opts,
+	  "shunt metrics\n"
+	  "shunt metrics --output /var/lib/prometheus/node-exporter/shunt.prom\n"
+	  "shunt metrics --listen 127.0.0.1:9477",
+	  0, 4, cmd_metrics },
 	{ "help", NULL, "[VERB [SUB]] [--man]", "this help, or a command's",
 	  "Shows the general usage, a command's help with its options and examples, or the man page.",
 	  help_opts, "shunt help endpoint add\nshunt help --man | man -l -", 0, 3, cmd_help },
