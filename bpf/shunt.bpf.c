@@ -365,6 +365,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	struct bpf_sock *sk;
 	struct shunt_sk *st;
 	__u32 why, ep, peer_ep, zero = 0;
+	bool created;
 
 	stat_add(SHUNT_ST_ESTABLISHED, 1);
 	why = classify(skops, &self, &peer, &ep, &peer_ep);
@@ -400,8 +401,22 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 	 * A zeroed word comes from the all-zero array (shunt_conn is too big
 	 * for a second copy on the stack next to the keys). */
 	fresh = bpf_map_lookup_elem(&shunt_conn_zero, &zero);
-	if (fresh)
-		bpf_map_update_elem(&shunt_conns, conn_key(st), fresh, BPF_NOEXIST);
+	created = fresh && !bpf_map_update_elem(&shunt_conns, conn_key(st), fresh, BPF_NOEXIST);
+	/*
+	 * The connecting end's ESTABLISHED callback runs in tcp_finish_connect,
+	 * before it sends the ACK that establishes this end: if it had been
+	 * classified a candidate, the word would exist.  Creating it here means
+	 * that end runs no shunt (its cgroup is not attached) and will never
+	 * be in the sockhash: stay on TCP rather than sit in tcp_bpf_recvmsg
+	 * for nothing.  (A TCP Fast Open child is established before its peer:
+	 * it stays on TCP too, the safe side.)
+	 */
+	if (created && !active) {
+		bpf_map_delete_elem(&shunt_conns, conn_key(st));
+		st->tx = SHUNT_TX_TCP;
+		stay_tcp(skops, &self, SHUNT_ST_TCP_PEER_ABSENT, ep, peer_ep, active);
+		return;
+	}
 	conn = bpf_map_lookup_elem(&shunt_conns, conn_key(st));
 	if (!conn) {
 		stay_tcp(skops, &self, SHUNT_ST_TCP_MAP_FULL, ep, peer_ep, active);
@@ -580,16 +595,14 @@ static __always_inline void on_close(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
 	struct shunt_sk *st;
-
 	__u64 cookie;
 
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&shunt_sk, sk, 0, 0);
-	if (st) {
+	if (st)
 		bpf_map_delete_elem(&shunt_conns, conn_key(st));
-		return;
-	}
+	/* A socket classified TCP may have a record (stay_tcp), st or not. */
 	cookie = bpf_get_socket_cookie(skops);
 	bpf_map_delete_elem(&shunt_tcp_conns, &cookie);
 }

@@ -102,7 +102,9 @@ in_ns() {
 bg() {
 	local ns=$1 cg=$2 logf=$3
 	shift 3
-	in_ns "$ns" "$cg" "$@" > "$logf" 2>&1 &
+	# Not through the in_ns function: its subshell would be $!, and a kill
+	# of LAST_PID would miss the program (sh and ip netns exec exec it).
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" ip netns exec "$ns" "$@" > "$logf" 2>&1 &
 	PIDS+=($!)
 	LAST_PID=$!
 }

@@ -143,10 +143,9 @@ tcp_by
 shunt attach "$CGB"
 
 # 6. The connecting side's cgroup not attached: sock_ops never runs for its
-# socket, so it counts nothing.  The passive side, attached, enters the
-# sockhash; its first send counts tcp_peer_absent; if the FIN comes before it
-# sent anything, it leaves the sockhash there and counts tcp_peer_gone.  The
-# client waits 300 ms before it writes, so the server's first send comes first.
+# socket, so it counts nothing.  The passive side, attached, finds no
+# connection word at its established callback (the connecting end's runs
+# first) and stays on TCP there: tcp_peer_absent, never in the sockhash.
 shunt detach "$CGA"
 expect not_counted 10.10.0.1 10.10.0.2:7407
 [ "$(jf .counter)/$(jf .passive_counter)" = "null/tcp_peer_absent" ] || fail "unattached connecting side: $EX"
@@ -155,12 +154,13 @@ traffic "$NSB" "$CGB" "$NSA" "$CGA" 10.10.0.2 7407 -B 10.10.0.1 -D 300
 [ "$(jq -c 'with_entries(select(.key | startswith("tcp_")))' <<< "$DELTA")" = '{"tcp_peer_absent":1}' ] ||
 	fail "want exactly the passive side's tcp_peer_absent: $DELTA"
 [ "$(moved directions_redirected)" -eq 0 ] || fail "redirected with the connecting side unattached: $DELTA"
-# one way (the server never sends): only the passive side's leave at the FIN
+[ "$(moved sockets_added)" -eq 0 ] || fail "the passive socket entered the sockhash for nothing: $DELTA"
+# one way (the server never sends): the same, at establishment
 SARGS=(-1)
 traffic "$NSB" "$CGB" "$NSA" "$CGA" 10.10.0.2 7417 -B 10.10.0.1 -1
 SARGS=()
-[ "$(jq -c 'with_entries(select(.key | startswith("tcp_")))' <<< "$DELTA")" = '{"tcp_peer_gone":1}' ] ||
-	fail "one way from an unattached side: want only the passive side's tcp_peer_gone: $DELTA"
+[ "$(jq -c 'with_entries(select(.key | startswith("tcp_")))' <<< "$DELTA")" = '{"tcp_peer_absent":1}' ] ||
+	fail "one way from an unattached side: want only the passive side's tcp_peer_absent: $DELTA"
 [ "$(moved directions_redirected)" -eq 0 ] || fail "one way: redirected: $DELTA"
 shunt attach "$CGA"
 

@@ -531,15 +531,13 @@ static void verdict(struct shunt_explain *e, const struct ep_table *t,
 				 shunt_stat_names[e->reverse], r);
 		} else if (src_off || e->classify != SHUNT_ST_MAX) {
 			/*
-			 * In the sockhash, but its peer never is.  Its first
-			 * send finds no peer; a socket that has not sent when
-			 * the FIN arrives (nothing pinned the connection to
-			 * TCP, so it stayed in the sockhash) leaves there,
-			 * undecided, counted as peer_gone.
+			 * Its peer made no connection word (the connecting
+			 * end's callback runs first): on_established keeps
+			 * the passive socket out of the sockhash.
 			 */
 			e->passive = SHUNT_ST_TCP_PEER_ABSENT;
 			snprintf(e->passive_detail, sizeof(e->passive_detail),
-				 "enters the sockhash, as the connecting socket never does: it counts tcp_peer_absent at its first send, or tcp_peer_gone if the FIN comes before it sends");
+				 "stays on TCP at its established callback, since the connecting socket made no connection word: it counts tcp_peer_absent");
 		}
 	} else if (dst_off) {
 		snprintf(e->passive_detail, sizeof(e->passive_detail),
