@@ -181,6 +181,12 @@ grep -qxF "shunt_build_info{version=\"$ver\",bpf_object=\"$obj\",running_version
 [ -z "$(grep '^# TYPE' "$TMPD/m2.txt" | awk '{ print $3 }' | sort | uniq -d)" ] || fail "a family appears twice"
 grep '^# TYPE .* counter$' "$TMPD/m2.txt" | awk '{ print $3 }' | grep -v '_total$' && fail "a counter not ending in _total"
 
+# An endpoint's series go with it (churn: README, Metrics).
+grep -q 'endpoint="eblue"' "$TMPD/m2.txt" || fail "no series of endpoint eblue"
+shunt endpoint del eblue
+shunt metrics > "$TMPD/m2b.txt"
+grep 'endpoint="eblue"\|network="blue"' "$TMPD/m2b.txt" && fail "series of a deleted endpoint remain"
+
 # --- --output: written whole, or not at all ---------------------------------
 OUTF=$TMPD/prom/shunt.prom
 mkdir "$TMPD/prom"

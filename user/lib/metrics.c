@@ -162,7 +162,7 @@ static const struct stat_family {
 	[SHUNT_ST_SOCK_ADDED] = { "shunt_sockets_added_total",
 		"Sockets put in the sockhash." },
 	[SHUNT_ST_SOCK_REMOVED] = { "shunt_sockets_removed_total",
-		"Sockets taken out of the sockhash again because their connection stays on TCP." },
+		"Sockets taken out of the sockhash again: their connection, or what was left of it after a half-close, went on by TCP." },
 	[SHUNT_ST_CONN_REDIR] = { "shunt_connections_redirected_total",
 		"Connections whose first send was redirected." },
 	[SHUNT_ST_TX_REDIR] = { "shunt_directions_total",
