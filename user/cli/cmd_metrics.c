@@ -283,7 +283,7 @@ int cmd_metrics(struct cli_env *env, int argc, char **argv)
 				   !strcmp(argv[i], "--listen") ? &listen_arg : NULL;
 
 		if (!dst || i + 1 >= argc || *dst) {
-			pr_warn("usage: shunt metrics [--output FILE] [--listen ADDR:PORT]\n");
+			pr_warn("usage: shunt metrics [--output FILE | --listen ADDR:PORT]\n");
 			return 2;
 		}
 		*dst = argv[++i];
