@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "feature.h"
 #include "log.h"
 #include "names.h"
 
@@ -18,6 +19,7 @@ struct filter {
 	struct shunt_addr src, dst;
 	int src_port, dst_port;		/* -1: any */
 	const char *endpoint;
+	bool all;
 };
 
 /* ADDR, ADDR:PORT, [ADDR6]:PORT */
@@ -65,6 +67,12 @@ static bool match(const struct filter *f, const struct names *n, const struct sh
 static void print_text(const struct names *n, const struct shunt_conn_view *v, int cnt,
 		       const struct filter *f)
 {
+	int it = shunt_probe_iter();
+
+	/* Say where the rows come from (the issue: iterator, or map walk). */
+	printf("# from a walk of shunt_conns%s (BPF iterators %s%s%s)\n",
+	       f->all ? " and shunt_tcp_conns" : "", it ? "refused here: " : "load here; not needed",
+	       it ? strerror(-it) : "", "");
 	printf("%-6s %-10s %-34s %-34s %-30s %-30s %s\n", "STATE", "NETWORK", "ACTIVE", "PASSIVE",
 	       "ACTIVE->PASSIVE", "PASSIVE->ACTIVE", "AGE");
 	for (int i = 0; i < cnt; i++) {
@@ -177,6 +185,7 @@ int cmd_conns(struct cli_env *env, int argc, char **argv)
 			return 2;
 		}
 	}
+	f.all = all;
 	err = cli_open(env, &c);
 	if (err)
 		return err;

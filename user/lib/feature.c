@@ -108,6 +108,32 @@ static int probe_fexit(const struct btf *btf, const char *func)
 	return err;
 }
 
+/* Load `r0 = 0; exit` as a BPF iterator over socket storage (bpf_iter). */
+int shunt_probe_iter(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, fd;
+
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, "bpf_iter_bpf_sk_storage_map", BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id <= 0)
+		return -ENOENT;
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_TRACE_ITER,
+		    .attach_btf_id = id);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "shunt_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &o);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 /*
  * Behaviour probe: does FIONREAD count what a redirect queued, and what TCP
  * queued while the socket is in a sockmap?  A loopback pair in the caller's
@@ -254,6 +280,9 @@ void shunt_features_probe(struct shunt_features *out, bool full)
 		    "ioctl(FIONREAD) during a detour", false, ft);
 	}
 
+	if (full)
+		add(out, "BPF iterator over socket storage", "5.9",
+		    "none: shunt conns walks shunt_conns either way", false, shunt_probe_iter());
 	add(out, "sock.sk_userlocks a plain u8", "6.9", "none: CO-RE reads it as a bitfield before",
 	    false, probe_plain_member(btf, "sock", "sk_userlocks"));
 	tp = probe_btf_type(btf, "btf_trace_sock_recv_length");

@@ -39,5 +39,7 @@ void shunt_features_probe(struct shunt_features *out, bool full);
 /* 0, or -ENOTSUP with the first missing required feature in shunt_strerror(). */
 int shunt_features_require(const struct shunt_features *f);
 const char *shunt_rx_hook_name(__u32 rx_hook);
+/* 0 if this kernel loads a BPF iterator program (bpf_iter over sk storage). */
+int shunt_probe_iter(void);
 
 #endif
