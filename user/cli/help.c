@@ -109,6 +109,21 @@ static void roff(FILE *f, const char *s)
 	}
 }
 
+/* ".TP" then the option in bold, its argument in italics. */
+static void man_opt(FILE *f, const struct cli_opt *o)
+{
+	fprintf(f, ".TP\n.B ");
+	roff(f, o->name);
+	if (o->arg) {
+		fputs(" \\fI", f);
+		roff(f, o->arg);
+		fputs("\\fR", f);
+	}
+	fputc('\n', f);
+	roff(f, o->help);
+	fputc('\n', f);
+}
+
 void help_man(FILE *f)
 {
 	char head[64];
@@ -137,16 +152,9 @@ void help_man(FILE *f)
 		roff(f, c->desc);
 		fputc('\n', f);
 		for (const struct cli_opt *o = c->opts; o && o->name; o++) {
-			fprintf(f, ".RS\n.TP\n.B ");
-			roff(f, o->name);
-			if (o->arg) {
-				fputs(" \\fI", f);
-				roff(f, o->arg);
-				fputs("\\fR", f);
-			}
-			fputc('\n', f);
-			roff(f, o->help);
-			fprintf(f, "\n.RE\n");
+			fprintf(f, ".RS\n");
+			man_opt(f, o);
+			fprintf(f, ".RE\n");
 		}
 		fprintf(f, ".RS\n.PP\nExamples:\n.nf\n");
 		for (e = c->examples; *e;) {
@@ -161,18 +169,8 @@ void help_man(FILE *f)
 		fprintf(f, ".fi\n.RE\n");
 	}
 	fprintf(f, ".SH GLOBAL OPTIONS\n");
-	for (const struct cli_opt *o = cli_globals; o->name; o++) {
-		fprintf(f, ".TP\n.B ");
-		roff(f, o->name);
-		if (o->arg) {
-			fputs(" \\fI", f);
-			roff(f, o->arg);
-			fputs("\\fR", f);
-		}
-		fputc('\n', f);
-		roff(f, o->help);
-		fputc('\n', f);
-	}
+	for (const struct cli_opt *o = cli_globals; o->name; o++)
+		man_opt(f, o);
 	fprintf(f, ".SH ENVIRONMENT\n.TP\n.B SHUNT_PIN_DIR\nthe default of \\fB\\-\\-pin\\-dir\\fR.\n");
 	fprintf(f, ".SH EXIT STATUS\n0 on success, 1 on an error (one line on stderr), 2 on a usage error.\n");
 	fprintf(f, ".SH FILES\n.TP\n.I /etc/shunt/endpoints.json\nstatic endpoints restored at boot (shunt.service)\n");

@@ -44,6 +44,7 @@
 #include <libmnl/libmnl.h>
 
 #include "discover.h"
+#include "internal.h"
 #include "log.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -489,42 +490,17 @@ static struct dlink *link_by_index(struct dns *n, int ifindex)
 	return NULL;
 }
 
-static int addr_attr(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(attr, IFA_MAX) >= 0)
-		tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
-
-/* The same choice as shunt_netns_addrs() (netns.c), per interface. */
+/* The same choice as shunt_netns_addrs() (shunt_ifaddr), per interface. */
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[IFA_MAX + 1] = {};
 	struct dns *n = data;
 	struct shunt_addr a;
 	struct dlink *l;
-	__u32 flags;
+	int ifindex;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR ||
-	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+	if (!shunt_ifaddr(nlh, &a, &ifindex))
 		return MNL_CB_OK;
-	if (ifa->ifa_scope == RT_SCOPE_HOST || ifa->ifa_scope == RT_SCOPE_LINK)
-		return MNL_CB_OK;	/* loopback, link-local */
-	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr, tb);
-	flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
-	if (flags & IFA_F_DADFAILED)
-		return MNL_CB_OK;
-	if (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS])
-		return MNL_CB_OK;
-	/* IFA_LOCAL is the interface's own address on point-to-point links. */
-	shunt_addr_set(&a, ifa->ifa_family == AF_INET6,
-		       mnl_attr_get_payload(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]));
-	if (a.family == SHUNT_AF_INET && (ntohl(a.a[0]) >> 24) == 127)
-		return MNL_CB_OK;
-	l = link_by_index(n, ifa->ifa_index);
+	l = link_by_index(n, ifindex);
 	if (!l || l->loopback)
 		return MNL_CB_OK;	/* a link newer than the link dump */
 	for (int i = 0; i < l->naddrs; i++)

@@ -181,17 +181,6 @@ static int procs_scan(struct proc_list *l)
 	return 0;
 }
 
-/* A netns as the user gives it: "" (own), a path, or an `ip netns` name. */
-static void netns_path(const char *netns, char *path, size_t len)
-{
-	if (!netns[0])
-		snprintf(path, len, "/proc/self/ns/net");
-	else if (strchr(netns, '/'))
-		snprintf(path, len, "%s", netns);
-	else
-		snprintf(path, len, "/var/run/netns/%s", netns);
-}
-
 /*
  * The inode of the netns with @cookie.  The name or path it was registered
  * with says it, if that still names this netns (a name can be reused for
@@ -206,7 +195,7 @@ static bool netns_ino(const char *netns, __u64 cookie, const struct proc_list *l
 	struct stat st;
 	__u64 k;
 
-	netns_path(netns, path, sizeof(path));
+	shunt_netns_path(netns, path, sizeof(path));
 	if (!shunt_netns_cookie(netns, &k) && k == cookie && !stat(path, &st)) {
 		*dev = st.st_dev;
 		*ino = st.st_ino;

@@ -37,6 +37,13 @@ int shunt_flock(int fd, int how, int timeout_ms, const char *what);
 void shunt_cgroup2_mount(char *out, size_t len);
 bool shunt_find_cgroup(const char *dir, __u64 id, char *out, size_t len, int depth);
 
+/* netns.c: the path of a netns as the user gives it ("", a path, a name). */
+void shunt_netns_path(const char *netns, char *path, size_t len);
+struct nlmsghdr;
+struct shunt_addr;
+/* The address of an RTM_NEWADDR message an endpoint should have: 1, or 0. */
+int shunt_ifaddr(const struct nlmsghdr *nlh, struct shunt_addr *out, int *ifindex);
+
 /* table.c */
 int shunt_get_cfg(struct shunt_ctx *c, struct shunt_cfg *cfg);
 

@@ -26,7 +26,7 @@
 #endif
 
 /* A netns as the user gives it: "" (own), a path, or an `ip netns` name. */
-static void netns_path(const char *netns, char *path, size_t len)
+void shunt_netns_path(const char *netns, char *path, size_t len)
 {
 	if (!netns[0])
 		snprintf(path, len, "/proc/self/ns/net");
@@ -44,7 +44,7 @@ static int netns_enter(const char *netns, char *path, size_t len)
 {
 	int self, target, err = 0;
 
-	netns_path(netns, path, len);
+	shunt_netns_path(netns, path, len);
 	target = open(path, O_RDONLY | O_CLOEXEC);
 	if (target < 0)
 		return shunt_set_error(errno, "netns %s: %s", path, strerror(errno));
@@ -148,37 +148,51 @@ struct addr_walk {
 static int addr_attr(const struct nlattr *attr, void *data)
 {
 	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
 
-	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[type] = attr;
+	if (mnl_attr_type_valid(attr, IFA_MAX) >= 0)
+		tb[mnl_attr_get_type(attr)] = attr;
 	return MNL_CB_OK;
+}
+
+/*
+ * The address an RTM_NEWADDR message names, if an endpoint should have it:
+ * IPv4 or IPv6, not loopback (scope host, 127/8), not link-local, not an
+ * IPv6 address whose duplicate address detection failed.  1 and *out
+ * filled (*ifindex its interface), or 0: skip it.
+ */
+int shunt_ifaddr(const struct nlmsghdr *nlh, struct shunt_addr *out, int *ifindex)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = {};
+	__u32 flags;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return 0;
+	if (ifa->ifa_scope == RT_SCOPE_HOST || ifa->ifa_scope == RT_SCOPE_LINK)
+		return 0;	/* loopback, link-local */
+	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr, tb);
+	flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
+	if (flags & IFA_F_DADFAILED)
+		return 0;
+	/* IFA_LOCAL is the interface's own address on point-to-point links. */
+	if (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS])
+		return 0;
+	shunt_addr_set(out, ifa->ifa_family == AF_INET6,
+		       mnl_attr_get_payload(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]));
+	if (out->family == SHUNT_AF_INET && (ntohl(out->a[0]) >> 24) == 127)
+		return 0;
+	*ifindex = ifa->ifa_index;
+	return 1;
 }
 
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[IFA_MAX + 1] = {};
 	struct addr_walk *w = data;
 	struct shunt_addr a;
-	__u32 flags;
-	const __u8 *b;
+	int ifindex;
 
-	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
-		return MNL_CB_OK;
-	if (ifa->ifa_scope == RT_SCOPE_HOST || ifa->ifa_scope == RT_SCOPE_LINK)
-		return MNL_CB_OK;	/* loopback, link-local */
-	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr, tb);
-	flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
-	if (flags & IFA_F_DADFAILED)
-		return MNL_CB_OK;
-	/* IFA_LOCAL is the interface's own address on point-to-point links. */
-	if (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS])
-		return MNL_CB_OK;
-	b = mnl_attr_get_payload(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
-	shunt_addr_set(&a, ifa->ifa_family == AF_INET6, (const __u32 *)b);
-	if (a.family == SHUNT_AF_INET && (ntohl(a.a[0]) >> 24) == 127)
+	if (!shunt_ifaddr(nlh, &a, &ifindex))
 		return MNL_CB_OK;
 	for (int i = 0; i < w->n; i++)
 		if (!memcmp(&w->out[i], &a, sizeof(a)))
