@@ -208,3 +208,16 @@ semantics_xfail() {
 	if echo "$out" | grep -q "^$1 FAIL"; then echo "hit: $out"; exit 66; fi
 	echo "$1 ok"
 }
+
+# podman_conf [LINES...]: a containers.conf for podman with runc on this
+# machine (../shared/notes/containers-on-this-machine.md: the ulimits podman
+# asks for need CAP_SYS_RESOURCE), plus LINES, exported as CONTAINERS_CONF.
+podman_conf() {
+	export CONTAINERS_CONF=$TMPD/containers.conf
+	{
+		printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+		printf '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+		printf 'events_logfile_path = "%s"\n' "$TMPD/events.log"
+		printf '%s\n' "$@"
+	} > "$CONTAINERS_CONF"
+}

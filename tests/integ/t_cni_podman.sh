@@ -37,19 +37,8 @@ echo "$CGPAR" >> "$TMPD/cgroups"
 
 mkdir -p "$TMPD/cnibin" "$TMPD/cniconf" "$TMPD/x-srv" "$TMPD/x-cli"
 ln -s "$OUT/shunt-cni" "$TMPD/cnibin/shunt-cni"
-cat > "$TMPD/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["$TMPD/cnibin", "/usr/lib/cni"]
-network_config_dir = "$TMPD/cniconf"
-EOF
-export CONTAINERS_CONF=$TMPD/containers.conf
+podman_conf '[network]' 'network_backend = "cni"' \
+	"cni_plugin_dirs = [\"$TMPD/cnibin\", \"/usr/lib/cni\"]" "network_config_dir = \"$TMPD/cniconf\""
 jq -n --arg n "$NETNAME" --arg br "$BR" --arg sub "$SUB" --arg d "$TMPD/ipam" \
 	--arg pin "$PIN" --arg log "$LOGF" --arg cg "$CGPAR" \
 	'{cniVersion: "1.0.0", name: $n, plugins: [

@@ -9,18 +9,8 @@ command -v podman >/dev/null || skip "podman not installed (scripts/deps.sh inst
 [ -z "${SHUNT_VMTEST:-}" ] || skip "podman is not set up in make vmtest guests"
 
 IMG=localhost/shunt-bb-$T NET=shunt-$T
-export CONTAINERS_CONF=$TMPD/containers.conf
 mkdir -p "$TMPD/hooks.d"
-cat > "$CONTAINERS_CONF" <<EOC
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$TMPD/events.log"
-hooks_dir = ["$TMPD/hooks.d"]
-EOC
+podman_conf "hooks_dir = [\"$TMPD/hooks.d\"]"
 for stage in createRuntime poststart poststop; do
 	jq -n --argjson hook "$(hook_json $stage)" --arg stage "$stage" \
 		'{version: "1.0.0", hook: $hook, when: {always: true}, stages: [$stage]}' \
