@@ -243,6 +243,7 @@ struct shunt_ep_meta {
 	 * adds and removes only its own entries. */
 	char owner[SHUNT_OWNER_MAX];
 	__u64 cgroup_id;			/* cgroup its owner attached; 0: none */
+	char vm[SHUNT_NET_MAX];			/* SHUNT_LOC_VSOCK: the VM's name */
 };
 
 /*

@@ -257,6 +257,20 @@ static void test_json_roundtrip(void **state)
 	assert_int_equal(ep_table_parse_json(&t, "{\"endpoints\": [{\"name\": \"c1\", "
 		"\"addresses\": [\"10.1.0.2\"], \"owner\": \"oci:c1\", \"id\": 7}]}", "f"), 0);
 	assert_string_equal(t.eps[0].owner, "oci:c1");
+	ep_table_free(&t);
+	/* A VM's endpoint: "vm", never with a netns. */
+	assert_int_equal(ep_table_parse_json(&t, "{\"endpoints\": [{\"name\": \"v\", "
+		"\"addresses\": [\"10.2.0.2\"], \"vm\": \"vm1\"}]}", "f"), 0);
+	assert_string_equal(t.eps[0].vm, "vm1");
+	s = ep_table_to_json(&t);
+	assert_non_null(strstr(s, "\"vm\": \"vm1\""));
+	free(s);
+	ep_table_free(&t);
+	assert_int_not_equal(ep_table_parse_json(&t, "{\"endpoints\": [{\"name\": \"v\", "
+		"\"addresses\": [\"10.2.0.2\"], \"vm\": \"vm1\", \"netns\": \"x\"}]}", "f"), 0);
+	assert_non_null(strstr(shunt_strerror(), "vm or netns, not both"));
+	assert_int_equal(ep_table_parse_json(&t, "{\"endpoints\": [{\"name\": \"c1\", "
+		"\"addresses\": [\"10.1.0.2\"], \"owner\": \"oci:c1\", \"id\": 7}]}", "f"), 0);
 	s = ep_table_to_json(&t);
 	assert_non_null(strstr(s, "\"owner\": \"oci:c1\""));
 	free(s);

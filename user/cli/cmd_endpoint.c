@@ -126,7 +126,7 @@ int cmd_ep_list(struct cli_env *env, int argc, char **argv)
 		ep_table_free(&t);
 		return 0;
 	}
-	printf("%-20s %-12s %-20s %-18s %-16s %s\n", "NAME", "NETWORK", "NETNS", "MAC",
+	printf("%-20s %-12s %-20s %-18s %-16s %s\n", "NAME", "NETWORK", "NETNS|VM", "MAC",
 	       "OWNER", "ADDRESSES");
 	for (int i = 0; i < t.n; i++) {
 		const struct endpoint *ep = &t.eps[i];
@@ -134,7 +134,8 @@ int cmd_ep_list(struct cli_env *env, int argc, char **argv)
 		if (ep->has_mac)
 			mac_format(ep->mac, mac, sizeof(mac));
 		printf("%-20s %-12s %-20s %-18s %-16s", ep->name, ep->network,
-		       ep->netns[0] ? ep->netns : "(own)", ep->has_mac ? mac : "-", ep_owner(ep));
+		       ep->vm[0] ? ep->vm : ep->netns[0] ? ep->netns : "(own)", ep->has_mac ? mac : "-",
+		       ep_owner(ep));
 		for (int a = 0; a < ep->naddrs; a++) {
 			addr_format(&ep->addrs[a], buf, sizeof(buf));
 			printf(" %s", buf);

@@ -34,6 +34,7 @@ static const struct cli_opt unload_opts[] = {
 };
 static const struct cli_opt ep_add_opts[] = {
 	{ "--netns", "NAME|PATH", "where it lives: a name under /var/run/netns or a path (default: own netns)" },
+	{ "--vm", "VMNAME", "it lives in that VM, behind the vsock bridge (connections to it stay TCP until the bridge exists)" },
 	{ "--mac", "MAC", "its MAC address (informational)" },
 	{ "--network", "NET", "the network it is attached to (default \"default\")" },
 	{ NULL },
@@ -120,7 +121,7 @@ const struct cli_cmd cli_cmds[] = {
 	{ "detach", NULL, "CGROUP", "detach from a cgroup",
 	  "Removes the cgroup's links. Existing connections keep their path; new ones stay on TCP.",
 	  no_opts, "shunt detach /sys/fs/cgroup/unified/web", 1, 1, cmd_detach },
-	{ "endpoint", "add", "NAME ADDR... [--netns NAME|PATH] [--mac MAC] [--network NET]",
+	{ "endpoint", "add", "NAME ADDR... [--netns NAME|PATH | --vm VMNAME] [--mac MAC] [--network NET]",
 	  "register an endpoint (a partition's addresses)",
 	  "Adds a static endpoint: a name (up to 96 characters: letters, digits, '.', '_', '-'), up to 8 "
 	  "IPv4 or IPv6 addresses, where it lives and its network. Redirection happens only between "

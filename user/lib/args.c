@@ -77,6 +77,13 @@ int args_ep_add(int argc, char **argv, struct endpoint *ep)
 				return shunt_set_error(EINVAL, "--netns: longer than %zu characters",
 					       sizeof(ep->netns) - 1);
 			strcpy(ep->netns, val);
+		} else if ((r = opt_value(argc, argv, &i, "--vm", &val))) {
+			if (r < 0 || !val[0])
+				goto missing;
+			if (strlen(val) >= sizeof(ep->vm))
+				return shunt_set_error(EINVAL, "--vm: longer than %zu characters",
+					       sizeof(ep->vm) - 1);
+			strcpy(ep->vm, val);
 		} else if ((r = opt_value(argc, argv, &i, "--mac", &val))) {
 			if (r < 0)
 				goto missing;

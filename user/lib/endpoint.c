@@ -162,6 +162,12 @@ static int ep_check_self(const struct endpoint *ep)
 		err = network_check(ep->network);
 	if (!err && ep->owner[0])
 		err = owner_check(ep->owner);
+	if (!err && ep->vm[0]) {
+		err = ident_check("VM name", ep->vm, SHUNT_NET_MAX - 1);
+		if (!err && ep->netns[0])
+			err = shunt_set_error(EINVAL, "endpoint \"%s\": a VM's endpoint has no netns on this host (vm or netns, not both)",
+					      ep->name);
+	}
 	if (err)
 		return err;
 	if (ep->naddrs < 1)
@@ -356,7 +362,8 @@ static int ep_from_json(json_object *o, struct endpoint *ep, const char *what,
 		(void)val;
 		if (strcmp(key, "name") && strcmp(key, "network") &&
 		    strcmp(key, "netns") && strcmp(key, "addresses") &&
-		    strcmp(key, "mac") && strcmp(key, "owner") && strcmp(key, "id"))
+		    strcmp(key, "mac") && strcmp(key, "owner") && strcmp(key, "id") &&
+		    strcmp(key, "vm"))
 			return shunt_set_error(EINVAL, "%s: endpoint %d: unknown key \"%s\"",
 				    what, idx, key);
 	}
@@ -372,6 +379,8 @@ static int ep_from_json(json_object *o, struct endpoint *ep, const char *what,
 		err = json_str(o, "mac", mac, sizeof(mac), false, what, idx);
 	if (!err)
 		err = json_str(o, "owner", ep->owner, sizeof(ep->owner), false, what, idx);
+	if (!err)
+		err = json_str(o, "vm", ep->vm, sizeof(ep->vm), false, what, idx);
 	if (err)
 		return err;
 	/* "id" is shown by `endpoint list --json`; ids stay with names anyway. */
@@ -534,6 +543,8 @@ char *ep_table_to_json(const struct ep_table *t)
 		json_object_object_add(o, "network", json_object_new_string(ep->network));
 		if (ep->netns[0])
 			json_object_object_add(o, "netns", json_object_new_string(ep->netns));
+		if (ep->vm[0])
+			json_object_object_add(o, "vm", json_object_new_string(ep->vm));
 		for (int a = 0; a < ep->naddrs; a++) {
 			addr_format(&ep->addrs[a], buf, sizeof(buf));
 			json_object_array_add(addrs, json_object_new_string(buf));

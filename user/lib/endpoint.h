@@ -27,6 +27,7 @@ struct endpoint {
 	int naddrs;
 	struct shunt_addr addrs[SHUNT_MAX_ADDRS];
 	char owner[SHUNT_OWNER_MAX];	/* "" or "static": the CLI and files */
+	char vm[SHUNT_NET_MAX];		/* "" here; else the VM it lives in (the vsock bridge) */
 	__u64 cgroup_id;		/* the cgroup its owner attached; 0: none */
 	/* resolved, not part of the file format */
 	__u64 netns_cookie;

@@ -37,6 +37,7 @@ static void meta_to_ep(const struct shunt_ep_meta_key *k,
 	ep->ep_id = m->ep_id;
 	snprintf(ep->owner, sizeof(ep->owner), "%s", m->owner);
 	ep->cgroup_id = m->cgroup_id;
+	snprintf(ep->vm, sizeof(ep->vm), "%s", m->vm);
 }
 
 static int cmp_ep_id(const void *a, const void *b)
@@ -136,16 +137,19 @@ static int write_gen(struct shunt_ctx *c, const struct ep_table *t, __u32 gen)
 		struct shunt_ep_meta_key mk = { .gen = gen };
 		struct shunt_ep_meta meta = {};
 
+		__u32 loc = ep->vm[0] ? SHUNT_LOC_VSOCK : SHUNT_LOC_NETNS;
+
 		for (int a = 0; a < ep->naddrs; a++) {
 			struct shunt_ep_local_key lk;
 			struct shunt_ep_local_val lv = { ep->net_id, ep->ep_id };
 			struct shunt_ep_peer_key pk;
-			struct shunt_ep_peer_val pv = { ep->netns_cookie, ep->ep_id,
-							SHUNT_LOC_NETNS };
+			struct shunt_ep_peer_val pv = { ep->netns_cookie, ep->ep_id, loc };
 
+			/* A VM's sockets are not this kernel's: peers only. */
 			shunt_ep_local_key_build(&lk, ep->netns_cookie, gen, &ep->addrs[a]);
 			shunt_ep_peer_key_build(&pk, ep->net_id, gen, &ep->addrs[a]);
-			if (bpf_map_update_elem(c->ep_local_fd, &lk, &lv, BPF_ANY) ||
+			if ((loc == SHUNT_LOC_NETNS &&
+			     bpf_map_update_elem(c->ep_local_fd, &lk, &lv, BPF_ANY)) ||
 			    bpf_map_update_elem(c->ep_peer_fd, &pk, &pv, BPF_ANY))
 				goto fail;
 		}
@@ -155,7 +159,8 @@ static int write_gen(struct shunt_ctx *c, const struct ep_table *t, __u32 gen)
 		meta.netns_cookie = ep->netns_cookie;
 		meta.net_id = ep->net_id;
 		meta.ep_id = ep->ep_id;
-		meta.loc = SHUNT_LOC_NETNS;
+		meta.loc = loc;
+		snprintf(meta.vm, sizeof(meta.vm), "%s", ep->vm);
 		memcpy(meta.mac, ep->mac, 6);
 		meta.has_mac = ep->has_mac;
 		meta.naddrs = ep->naddrs;
@@ -189,8 +194,8 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 	if (err)
 		return shunt_set_error(err, "%s", shunt_strerror());
 	for (int i = 0; i < t->n; i++) {
-		if (t->eps[i].netns_cookie)
-			continue;
+		if (t->eps[i].netns_cookie || t->eps[i].vm[0])
+			continue;	/* a VM's endpoint has no netns here */
 		err = shunt_netns_cookie(t->eps[i].netns, &t->eps[i].netns_cookie);
 		if (err)
 			return shunt_set_error(err, "endpoint \"%s\": %s", t->eps[i].name, shunt_strerror());
@@ -203,7 +208,8 @@ int shunt_ep_write(struct shunt_ctx *c, struct ep_table *t)
 				for (int b = 0; b < t->eps[j].naddrs; b++) {
 					char buf[64];
 
-					if (t->eps[i].netns_cookie != t->eps[j].netns_cookie ||
+					if (!t->eps[i].netns_cookie ||
+					    t->eps[i].netns_cookie != t->eps[j].netns_cookie ||
 					    !addr_equal(&t->eps[i].addrs[a], &t->eps[j].addrs[b]))
 						continue;
 					addr_format(&t->eps[i].addrs[a], buf, sizeof(buf));
@@ -282,7 +288,7 @@ int shunt_ep_set_owned(struct shunt_ctx *c, const char *owner,
 
 		snprintf(ep.owner, sizeof(ep.owner), "%s", owner);
 		ep.ep_id = ep.net_id = 0;
-		if (!ep.netns_cookie) {
+		if (!ep.netns_cookie && !ep.vm[0]) {
 			err = shunt_netns_cookie(ep.netns, &ep.netns_cookie);
 			if (err) {
 				err = shunt_set_error(err, "endpoint \"%s\": %s", ep.name, shunt_strerror());
@@ -339,7 +345,7 @@ int shunt_ep_load_static(struct shunt_ctx *c, const struct ep_table *file, bool 
 			(*skipped_owner)++;
 			continue;
 		}
-		if (partial && shunt_netns_cookie(ep.netns, &ep.netns_cookie)) {
+		if (partial && !ep.vm[0] && shunt_netns_cookie(ep.netns, &ep.netns_cookie)) {
 			pr_warn("endpoint \"%s\" skipped: %s\n", ep.name, shunt_strerror());
 			(*skipped_netns)++;
 			continue;
