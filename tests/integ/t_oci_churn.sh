@@ -29,4 +29,27 @@ done
 # Ids were never reused: the last container got the N-th id.
 [ "$(bpftool map dump pinned "$PIN/maps/shunt_cfg" -j | jq '.[0].formatted.value.ep_id_hw')" -eq "$N" ] ||
 	fail "id high-water mark is not $N"
-echo "$N containers: table, maps and links empty"
+
+# Started at once, as a pod or a compose file does: the hooks contend for
+# the instance lock (each waits up to 2 s) and every one registers.
+P=$(scaled 10)
+for i in $(seq "$P"); do
+	ns=$(mk_ns p$i)
+	ip -n "$ns" link add "e$i" type veth peer name "f$i"
+	ip -n "$ns" addr add "10.41.$i.2/24" dev "e$i"
+	ip -n "$ns" link set "e$i" up
+	mk_bundle "$T-p$i" "$ns" '{"io.shunt.network": "pod"}' /bin/sleep 600
+done
+pids=()
+for i in $(seq "$P"); do run_detached "$T-p$i" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || fail "a container started in parallel failed"; done
+n=$(shunt endpoint list --json | jq '[.endpoints[] | select(.network == "pod")] | length')
+[ "$n" -eq "$P" ] || { cat "$HOOK_LOG" >&2; fail "$n of $P containers started at once were registered"; }
+[ "$(shunt status --json | jq '.attached | length')" -eq "$P" ] || fail "not every parallel container attached"
+! grep -q 'gave up' "$HOOK_LOG" || fail "a hook gave up on the lock"
+pids=()
+for i in $(seq "$P"); do stop_rm "$T-p$i" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || fail "a parallel delete failed"; done
+[ "$(shunt endpoint list --json | jq '.endpoints | length')" -eq 0 ] || fail "endpoints left after parallel deletes"
+[ "$(shunt status --json | jq '.attached | length')" -eq 0 ] || fail "links left after parallel deletes"
+echo "$N containers in a row and $P at once: table, maps and links empty"
