@@ -21,7 +21,12 @@ test_cleanup() {
 	podman ps -a --format '{{.Names}}' | grep "^$T-" | xargs -r podman rm -f -t 0 >/dev/null 2>&1
 	podman network rm -f "$NET" >/dev/null 2>&1
 	podman rmi -f "$IMG" >/dev/null 2>&1
-	rmdir "$CGROOT/libpod_parent" 2>/dev/null
+	# podman's cgroup parent, with conmon's cgroup in it, stays in every
+	# hierarchy (v1 ones too): rmdir only, which fails on anything in use.
+	local d
+	for d in /sys/fs/cgroup/*/libpod_parent; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
 	# netavark leaves its base chains; remove them once no container is left.
 	if [ -z "$(podman ps -aq 2>/dev/null)" ]; then
 		local t r c
