@@ -448,15 +448,13 @@ static __always_inline void on_established(struct bpf_sock_ops *skops,
 		/* The peer already sent by TCP: stay out of the sockhash. */
 		stat_add(SHUNT_ST_TCP_LATE, 1);
 		ep_tcp(ep, SHUNT_ST_TCP_LATE);
-		conn->tx[me_idx(st)] = SHUNT_TX_TCP;
-		st->tx = SHUNT_TX_TCP;
+		set_tx(st, conn, SHUNT_TX_TCP);
 		return;
 	}
 	if (bpf_sock_hash_update(skops, &shunt_sockhash, &st->self, BPF_ANY)) {
 		stat_add(SHUNT_ST_TCP_MAP_FULL, 1);
 		ep_tcp(ep, SHUNT_ST_TCP_MAP_FULL);
-		conn->tx[me_idx(st)] = SHUNT_TX_TCP;
-		st->tx = SHUNT_TX_TCP;
+		set_tx(st, conn, SHUNT_TX_TCP);
 		return;
 	}
 	st->in_hash = 1;

@@ -96,6 +96,7 @@ grep -q 'sockets still use the redirect path' "$TMPD/unit.log" || { cat "$TMPD/u
 [ "$(status_field paused)" = true ] || fail "stop did not leave the instance paused"
 wait $CLI || { cat "$TMPD/cli.log" >&2; fail "the redirected stream broke across reload, upgrade and stop"; }
 wait "$SERVER_PID" || fail "server failed"
+[ "$(counter connections_redirected)" -ge 1 ] || fail "the stream was not redirected (connections_redirected 0)"
 unit_exec ExecStart "$OUT/rebuild1/shunt" || fail "start after a refused stop"
 [ "$(status_field paused)" = false ] || fail "start did not resume"
 # stop with no connection left: unloads.

@@ -76,19 +76,7 @@ static int attach_declared(struct cli_env *env, const char *dir)
 		pr_warn("%s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	mnt[0] = 0;
-	{
-		FILE *m = fopen("/proc/mounts", "re");
-		char dev[64], mp[PATH_MAX], type[64];
-
-		while (m && fscanf(m, "%63s %4095s %63s %*[^\n]", dev, mp, type) == 3)
-			if (!strcmp(type, "cgroup2")) {
-				snprintf(mnt, sizeof(mnt), "%s", mp);
-				break;
-			}
-		if (m)
-			fclose(m);
-	}
+	shunt_cgroup2_mount(mnt, sizeof(mnt));
 	if (!mnt[0]) {
 		fclose(f);
 		pr_warn("no cgroup2 mount in /proc/mounts: cannot attach %s's cgroups\n", path);

@@ -104,36 +104,6 @@ static int open_writer(struct cni_run *r, struct shunt_ctx *ctx, const char *wha
 }
 
 /*
- * Is @cg, or a cgroup above it, attached to the instance at @pin_dir?
- * *@self says which.  The walk stops at the cgroup2 mount's root: above
- * it, inode numbers are not cgroup ids.
- */
-static bool cg_covered(const char *pin_dir, const char *cg, bool *self)
-{
-	char up[PATH_MAX], link[PATH_MAX + 64];
-	struct statfs sfs;
-	struct stat st;
-	char *slash;
-
-	if (!realpath(cg, up))
-		return false;
-	for (bool first = true;; first = false) {
-		if (statfs(up, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC || stat(up, &st))
-			return false;
-		snprintf(link, sizeof(link), "%s/links/cg_%llu", pin_dir,
-			 (unsigned long long)st.st_ino);
-		if (!access(link, F_OK)) {
-			*self = first;
-			return true;
-		}
-		slash = strrchr(up, '/');
-		if (!slash || slash == up)
-			return false;
-		*slash = 0;
-	}
-}
-
-/*
  * The conf's "cgroup": a parent of the containers' cgroups (podman's
  * /libpod_parent, kubelet's kubepods.slice), attached once for every
  * container of the network.  It may not exist before the first container
@@ -143,11 +113,13 @@ static bool cg_covered(const char *pin_dir, const char *cg, bool *self)
 static int add_cgroup(struct cni_run *r, struct shunt_ctx *ctx, char *how, size_t len)
 {
 	const char *cg = r->conf.cgroup;
-	bool made = false, self = false;
-	int err;
+	char via[PATH_MAX];
+	bool made = false;
+	int err, covered;
 
-	if (cg_covered(r->conf.pin_dir, cg, &self)) {
-		snprintf(how, len, self ? "cgroup %s attached already" : "cgroup %s covered by an attached parent",
+	covered = shunt_cgroup_covered(ctx, cg, via, sizeof(via));
+	if (covered) {
+		snprintf(how, len, covered == 1 ? "cgroup %s attached already" : "cgroup %s covered by an attached parent",
 			 cg);
 		return 0;
 	}
@@ -339,7 +311,7 @@ int cni_cmd_check(struct cni_run *r)
 	struct shunt_ctx ctx;
 	struct endpoint ep;
 	int err, dropped, n = 0, code;
-	bool self;
+	char via[PATH_MAX];
 
 	code = expected_ep(r, &ep, &dropped);
 	if (code)
@@ -384,7 +356,7 @@ int cni_cmd_check(struct cni_run *r)
 			goto out;
 		}
 	}
-	if (r->conf.cgroup[0] && !cg_covered(r->conf.pin_dir, r->conf.cgroup, &self)) {
+	if (r->conf.cgroup[0] && !shunt_cgroup_covered(&ctx, r->conf.cgroup, via, sizeof(via))) {
 		code = cni_fail(r, CNI_ERR_CGROUP, NULL, "cgroup %s is not attached (nor a parent of it)",
 				r->conf.cgroup);
 		goto out;

@@ -88,6 +88,27 @@ static bool below_attached(struct shunt_ctx *c, const char *dir, char *out, size
 	return found;
 }
 
+int shunt_cgroup_covered(struct shunt_ctx *c, const char *cgroup, char *via, size_t len)
+{
+	char up[PATH_MAX], mnt[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (!realpath(cgroup, up))
+		return 0;
+	shunt_cgroup2_mount(mnt, sizeof(mnt));
+	for (int level = 1;; level = 2) {
+		if (!stat(up, &st) && id_attached(c, st.st_ino)) {
+			snprintf(via, len, "%s", up);
+			return level;
+		}
+		/* Above the mount's root, inode numbers are not cgroup ids. */
+		if ((mnt[0] && !strcmp(up, mnt)) || !(slash = strrchr(up, '/')) || slash == up)
+			return 0;
+		*slash = 0;
+	}
+}
+
 /*
  * cgroup-bpf runs the programs of every level from a socket's cgroup up to
  * the root (BPF_F_ALLOW_MULTI, which links use), so a socket below two
@@ -97,24 +118,14 @@ static bool below_attached(struct shunt_ctx *c, const char *dir, char *out, size
  */
 static int check_nesting(struct shunt_ctx *c, const char *cgroup)
 {
-	char real[PATH_MAX], up[PATH_MAX], mnt[PATH_MAX], found[PATH_MAX];
-	struct stat st;
-	char *slash;
+	char real[PATH_MAX], up[PATH_MAX], found[PATH_MAX];
 
 	if (!realpath(cgroup, real))
 		return shunt_set_error(errno, "cgroup %s: %s", cgroup, strerror(errno));
-	shunt_cgroup2_mount(mnt, sizeof(mnt));
-	snprintf(up, sizeof(up), "%s", real);
-	while ((slash = strrchr(up, '/')) && slash != up) {
-		*slash = 0;
-		if (stat(up, &st))
-			break;
-		if (id_attached(c, st.st_ino))
-			return shunt_set_error(EEXIST, "cgroup %s is below %s, which is attached: its sockets already run shunt",
-					       cgroup, up);
-		if (mnt[0] && !strcmp(up, mnt))
-			break;
-	}
+	/* Called for a cgroup not attached itself: a hit is an ancestor. */
+	if (shunt_cgroup_covered(c, real, up, sizeof(up)))
+		return shunt_set_error(EEXIST, "cgroup %s is below %s, which is attached: its sockets already run shunt",
+				       cgroup, up);
 	if (below_attached(c, real, found, sizeof(found), 0))
 		return shunt_set_error(ENOTEMPTY, "cgroup %s holds %s, which is attached: detach it first (shunt would run twice for its sockets)",
 				       cgroup, found);

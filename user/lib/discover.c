@@ -378,34 +378,6 @@ static void ns_name(struct dns *n)
 
 /* --- reading one netns over rtnetlink ------------------------------- */
 
-#define NL_BUF (64 * 1024)
-
-/* Runs one dump; a dump the kernel marks interrupted (a change raced it)
- * returns -EINTR and is run again by the caller. */
-static int nl_dump(struct mnl_socket *nl, struct nlmsghdr *req, mnl_cb_t cb, void *data)
-{
-	unsigned int portid = mnl_socket_get_portid(nl);
-	char *buf;
-	int ret, err = 0;
-
-	buf = malloc(NL_BUF);
-	if (!buf)
-		return -ENOMEM;
-	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while ((ret = mnl_socket_recvfrom(nl, buf, NL_BUF)) > 0) {
-		ret = mnl_cb_run(buf, ret, req->nlmsg_seq, portid, cb, data);
-		if (ret <= 0)
-			break;
-	}
-	if (ret < 0)
-		err = -errno;
-out:
-	free(buf);
-	return err;
-}
 
 struct link_attrs {
 	const struct nlattr *tb[IFLA_MAX + 1];
@@ -526,7 +498,7 @@ static int dump_links(struct dns *n)
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	n->nlinks = 0;
-	return nl_dump(n->nl, nlh, link_cb, n);
+	return shunt_nl_dump(n->nl, nlh, link_cb, n);
 }
 
 static int dump_addrs(struct dns *n)
@@ -542,7 +514,7 @@ static int dump_addrs(struct dns *n)
 	ifa->ifa_family = AF_UNSPEC;
 	for (int i = 0; i < n->nlinks; i++)
 		n->links[i].naddrs = n->links[i].extra = 0;
-	return nl_dump(n->nl, nlh, addr_cb, n);
+	return shunt_nl_dump(n->nl, nlh, addr_cb, n);
 }
 
 static int nsid_attr(const struct nlattr *attr, void *data)
@@ -581,7 +553,7 @@ static int nsid_of(struct dns *n, int fd)
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtgen_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, NETNSA_FD, fd);
-	if (nl_dump(n->nl, nlh, nsid_cb, &nsid))
+	if (shunt_nl_dump(n->nl, nlh, nsid_cb, &nsid))
 		return -1;
 	return nsid;
 }

@@ -218,47 +218,6 @@ static bool netns_ino(const char *netns, __u64 cookie, const struct proc_list *l
 	return false;
 }
 
-/* Is the pin of cgroup @ino's sock_ops link there, and the link still on it? */
-static bool link_pinned(struct shunt_ctx *c, __u64 ino)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char name[64];
-	bool on;
-	int fd;
-
-	snprintf(name, sizeof(name), "cg_%llu", (unsigned long long)ino);
-	fd = shunt_pin_open(c->pin_dir, "links", name);
-	if (fd < 0)
-		return false;
-	/* A removed cgroup's link stays pinned with cgroup_id 0 (see
-	 * shunt_links_gc); an older kernel without link info: trust the pin. */
-	on = bpf_obj_get_info_by_fd(fd, &info, &len) || info.cgroup.cgroup_id == ino;
-	close(fd);
-	return on;
-}
-
-/* @cg or its nearest attached ancestor (cgroup-bpf runs every level's
- * programs, so an attached ancestor covers it) into @via; false if none. */
-static bool cg_attached(struct shunt_ctx *c, const char *cg, const char *mnt,
-			char *via, size_t len)
-{
-	char up[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	snprintf(up, sizeof(up), "%s", cg);
-	for (;;) {
-		if (!stat(up, &st) && link_pinned(c, st.st_ino)) {
-			snprintf(via, len, "%s", up);
-			return true;
-		}
-		if (!strcmp(up, mnt) || !(slash = strrchr(up, '/')) || slash == up)
-			return false;
-		*slash = 0;
-	}
-}
-
 /*
  * sock_ops runs for a socket if the cgroup of the process that made it (an
  * accepted socket: the listener's) or an ancestor is attached.  User space
@@ -291,7 +250,7 @@ static void side_cgroups(struct shunt_ctx *c, struct shunt_explain_side *s,
 			continue;
 		/* Beyond the listed ones a repeat is counted again: good enough
 		 * for the attached/not-attached sums, which is what they serve. */
-		if (cg_attached(c, cg, mnt, via, sizeof(via)))
+		if (shunt_cgroup_covered(c, cg, via, sizeof(via)))
 			attached++;
 		else
 			via[0] = 0;

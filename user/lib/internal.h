@@ -34,13 +34,16 @@ int shunt_pin_programs(struct bpf_object *obj, const char *dir);
 int shunt_flock(int fd, int how, int timeout_ms, const char *what);
 
 /* cgroup.c */
-void shunt_cgroup2_mount(char *out, size_t len);
 bool shunt_find_cgroup(const char *dir, __u64 id, char *out, size_t len, int depth);
 
 /* netns.c: the path of a netns as the user gives it ("", a path, a name). */
 void shunt_netns_path(const char *netns, char *path, size_t len);
 struct nlmsghdr;
+struct mnl_socket;
 struct shunt_addr;
+/* An rtnetlink dump on @nl, @cb (an mnl_cb_t) for every message: 0 or -errno. */
+int shunt_nl_dump(struct mnl_socket *nl, struct nlmsghdr *req,
+		  int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 /* The address of an RTM_NEWADDR message an endpoint should have: 1, or 0. */
 int shunt_ifaddr(const struct nlmsghdr *nlh, struct shunt_addr *out, int *ifindex);
 

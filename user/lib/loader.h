@@ -93,10 +93,18 @@ void shunt_close(struct shunt_ctx *c);
  */
 int shunt_attach(struct shunt_ctx *c, const char *cgroup, __u64 *id);
 int shunt_detach(struct shunt_ctx *c, const char *cgroup);
+/*
+ * Does a socket in @cgroup run shunt?  1: @cgroup itself is attached; 2: an
+ * ancestor is (its path in @via; cgroup-bpf runs every level's programs);
+ * 0: neither.
+ */
+int shunt_cgroup_covered(struct shunt_ctx *c, const char *cgroup, char *via, size_t len);
 /* Detaches by cgroup id (the directory may be gone); 0 if it was not attached. */
 int shunt_detach_id(struct shunt_ctx *c, __u64 id);
 /* Unpins the links whose cgroup no longer exists; returns how many, or -errno. */
 int shunt_links_gc(struct shunt_ctx *c);
+/* Where cgroup2 is mounted (from /proc/mounts); "" if nowhere. */
+void shunt_cgroup2_mount(char *out, size_t len);
 /* The cgroup v2 directory of process @pid (its "0::" line). */
 int shunt_cgroup_of_pid(int pid, char *out, size_t len);
 

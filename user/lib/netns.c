@@ -205,38 +205,59 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/*
+ * Sends @req (a dump) on @nl and runs @cb on every answer: 0 or -errno.  A
+ * dump the kernel marks interrupted (a change raced it) returns -EINTR;
+ * the caller may run it again.
+ */
+#define NL_BUF (64 * 1024)
+
+int shunt_nl_dump(struct mnl_socket *nl, struct nlmsghdr *req, mnl_cb_t cb, void *data)
+{
+	unsigned int portid = mnl_socket_get_portid(nl);
+	char *buf;
+	int ret, err = 0;
+
+	buf = malloc(NL_BUF);
+	if (!buf)
+		return -ENOMEM;
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	while ((ret = mnl_socket_recvfrom(nl, buf, NL_BUF)) > 0) {
+		ret = mnl_cb_run(buf, ret, req->nlmsg_seq, portid, cb, data);
+		if (ret <= 0)
+			break;
+	}
+	if (ret < 0)
+		err = -errno;
+out:
+	free(buf);
+	return err;
+}
+
 static int dump_addrs(struct addr_walk *w)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char req[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
 	struct rtgenmsg *rt;
-	unsigned int seq = time(NULL), portid;
-	int ret, err = 0;
+	int err;
 
 	nl = mnl_socket_open(NETLINK_ROUTE);
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = shunt_set_error(errno, "netlink: %s", strerror(errno));
 		goto out;
 	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETADDR;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = time(NULL);
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtgen_family = AF_UNSPEC;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = shunt_set_error(errno, "netlink send: %s", strerror(errno));
-		goto out;
-	}
-	while ((ret = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		ret = mnl_cb_run(buf, ret, seq, portid, addr_cb, w);
-		if (ret <= 0)
-			break;
-	}
-	if (ret < 0)
-		err = shunt_set_error(errno, "netlink address dump: %s", strerror(errno));
+	err = shunt_nl_dump(nl, nlh, addr_cb, w);
+	if (err)
+		err = shunt_set_error(err, "netlink address dump: %s", strerror(-err));
 out:
 	if (nl)
 		mnl_socket_close(nl);
