@@ -34,7 +34,7 @@ HDRS     := $(wildcard include/shunt/*.h user/lib/*.h user/cni/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 # The pure parts of user space, also built with sanitizers and fuzzed.
-PURE_SRCS := user/lib/endpoint.c user/lib/args.c user/lib/error.c user/lib/oci.c
+PURE_SRCS := user/lib/endpoint.c user/lib/args.c user/lib/error.c user/lib/oci.c user/lib/bridge_proto.c
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	     -fno-sanitize-recover=all -Wall -Wextra -Werror -Iinclude -Iuser/lib
 ASAN_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/%,$(UNIT_SRCS))

@@ -169,6 +169,7 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 }
 
 #include "lib/observe.h"
+#include "lib/bridge.h"
 
 /* Bits of the conn word that belong to this socket and to its peer. */
 static __always_inline __u32 rx_bit(int active)
@@ -609,6 +610,9 @@ SEC("sockops")
 int shunt_sockops(struct bpf_sock_ops *skops)
 {
 	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		br_on_connect(skops);
+		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		on_established(skops, 1);
 		break;

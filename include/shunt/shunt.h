@@ -350,6 +350,98 @@ struct shunt_event {
  * by the reader; shunt_ev_lost[slot]: events its ring had no room for,
  * written only by BPF (apart, so neither side's write undoes the other's). */
 
+/*
+ * The vsock bridge (issue 13; docs/bridge.md, README "Across VMs").  In a
+ * VM's instance, cgroup connect4/6 steers a connection to an endpoint that
+ * lives in another VM (SHUNT_LOC_VSOCK) to the local agent, `shunt bridge`,
+ * while the agent is alive; getpeername4/6 gives the application back the
+ * address it dialled.  Attached with sock_ops by `shunt attach`.
+ *
+ * shunt_br_dst: the addresses of other VMs' endpoints, by table generation
+ * (written with shunt_ep_peer).  An address that two networks share here
+ * is ambiguous from a socket that has not bound yet: ep_id 0, not steered.
+ */
+struct shunt_br_dst_key {
+	__u32 gen;
+	struct shunt_addr addr;
+};
+
+struct shunt_br_dst_val {
+	__u32 net_id;
+	__u32 ep_id;		/* 0: ambiguous, never steered */
+};
+
+/*
+ * shunt_br_agent[0]: the agent's liveness word.  Written by the agent
+ * only; BPF steers while heartbeat_ns (CLOCK_MONOTONIC) is younger than
+ * SHUNT_BR_HEARTBEAT_NS, the socket is in the agent's netns and the
+ * agent's listener is there (bpf_sk_lookup_tcp): a dead agent steers
+ * nothing, so connections go by the VM's network as without shunt.
+ */
+struct shunt_br_agent {
+	__u64 heartbeat_ns;
+	__u64 netns;		/* the agent's netns cookie */
+	__u32 pid;
+	__u16 port;		/* its TCP listener on 127.0.0.1 and ::1, host order */
+	__u16 pad;
+};
+
+#define SHUNT_BR_HEARTBEAT_NS	(3ull * 1000 * 1000 * 1000)
+
+/*
+ * The original destination of a steered socket: in its socket storage
+ * (shunt_br_sk, for getpeername) and, from its SYN on (TCP_CONNECT_CB,
+ * when its port is known and before the agent can accept it), in
+ * shunt_br_handover under (netns, client port), which the agent reads and
+ * deletes on accept.
+ */
+struct shunt_br_orig {
+	struct shunt_addr addr;
+	__u16 port;		/* host order */
+	__u16 pad;
+	__u32 net_id;
+	__u32 ep_id;
+	__u32 pad2;
+};
+
+struct shunt_br_handover_key {
+	__u64 netns;
+	__u16 port;		/* the steered socket's local port, host order */
+	__u16 pad[3];
+};
+
+/*
+ * Bridge counters (shunt_br_stats, per-CPU).  BPF writes the first ones,
+ * user space (one agent or relay per instance) the rest: disjoint, so a
+ * user-space write of CPU 0's slot never undoes a BPF increment.
+ */
+enum shunt_br_stat {
+	SHUNT_BR_STEERED,	/* BPF: connections steered to the agent */
+	SHUNT_BR_NO_AGENT,	/* BPF: to a VM endpoint, no live agent: by the network */
+	SHUNT_BR_OTHER_NETNS,	/* BPF: to a VM endpoint from another netns: by the network */
+	SHUNT_BR_AMBIGUOUS,	/* BPF: address in two networks: by the network */
+	SHUNT_BR_USER,		/* first counter user space writes */
+	/* agent */
+	SHUNT_BR_OPENED = SHUNT_BR_USER,	/* bridged connections opened (out) */
+	SHUNT_BR_ACCEPTED,	/* bridged connections to a local endpoint (in) */
+	SHUNT_BR_BYTES_OUT,	/* bytes from local applications into the bridge */
+	SHUNT_BR_BYTES_IN,	/* bytes from the bridge to local applications */
+	SHUNT_BR_ABORTED,	/* connections reset: a hop failed or the peer reset */
+	SHUNT_BR_REFUSED,	/* destination refused or unreachable */
+	SHUNT_BR_NO_ORIG,	/* accepted with no steering record: closed */
+	SHUNT_BR_RELAY_DOWN,	/* relay unreachable */
+	/* agent and relay: rejected by reason */
+	SHUNT_BR_REJ_HEADER,	/* malformed or unknown header */
+	SHUNT_BR_REJ_UNKNOWN_VM,	/* destination VM not known */
+	SHUNT_BR_REJ_NOT_EP,	/* not a registered endpoint address of that VM and network */
+	SHUNT_BR_REJ_NETWORK,	/* source VM has no endpoint in that network */
+	/* relay */
+	SHUNT_BR_RELAYED,	/* connections relayed between VMs */
+	SHUNT_BR_DST_DOWN,	/* destination VM's agent unreachable */
+	SHUNT_BR_LISTS,		/* endpoint lists served */
+	SHUNT_BR_MAX,
+};
+
 /* --- key builders, shared by BPF and user space (unit-tested) --- */
 
 /*

@@ -67,6 +67,7 @@ int cmd_explain(struct cli_env *env, int argc, char **argv);
 int cmd_metrics(struct cli_env *env, int argc, char **argv);
 int cmd_conns(struct cli_env *env, int argc, char **argv);
 int cmd_events(struct cli_env *env, int argc, char **argv);
+int cmd_bridge(struct cli_env *env, int argc, char **argv);
 int cli_parse_load_opts(int argc, char **argv, struct shunt_load_opts *o);
 
 /* Opens the instance or prints why not; returns 0 or an exit code.

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "bridge.h"
 #include "cli.h"
 #include "feature.h"
 #include "log.h"
@@ -59,11 +60,41 @@ static void print_json(const struct cli_env *env, const struct shunt_status *s, 
 			json_object_object_add(st, n, json_object_new_uint64(s->stats[i]));
 	}
 	json_object_object_add(o, "counters", st);
+	{
+		json_object *br = json_object_new_object(), *bc = json_object_new_object();
+		json_object *ag = json_object_new_object();
+
+		json_object_object_add(ag, "alive", json_object_new_boolean(s->agent_alive));
+		json_object_object_add(ag, "pid", json_object_new_int64(s->agent.pid));
+		json_object_object_add(ag, "port", json_object_new_int(s->agent.port));
+		for (int i = 0; i < SHUNT_BR_MAX; i++)
+			json_object_object_add(bc, shunt_br_stat_names[i], json_object_new_uint64(s->br[i]));
+		json_object_object_add(br, "agent", ag);
+		json_object_object_add(br, "counters", bc);
+		json_object_object_add(o, "bridge", br);
+	}
 	json_object_object_add(o, "endpoint_counters", eps);
 	json_object_object_add(o, "tcp_reasons", tcp);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/* Only where the bridge was ever used: an agent ran or a counter moved. */
+static void print_bridge(const struct shunt_status *s)
+{
+	bool any = s->agent.pid;
+
+	for (int i = 0; i < SHUNT_BR_MAX; i++)
+		any |= s->br[i] != 0;
+	if (!any)
+		return;
+	if (s->agent_alive)
+		printf("bridge:      agent pid %u on 127.0.0.1:%u, steering\n", s->agent.pid, s->agent.port);
+	else
+		printf("bridge:      no live agent: connections to other VMs go by the network\n");
+	for (int i = 0; i < SHUNT_BR_MAX; i++)
+		printf("  %-24s %llu\n", shunt_br_stat_names[i], (unsigned long long)s->br[i]);
 }
 
 static json_object *ep_stat_json(const struct endpoint *ep, const struct shunt_ep_stat *st)
@@ -209,5 +240,6 @@ int cmd_status(struct cli_env *env, int argc, char **argv)
 	printf("counters:\n");
 	for (int i = 0; i < SHUNT_ST_MAX; i++)
 		printf("  %-24s %llu\n", shunt_stat_names[i], (unsigned long long)s.stats[i]);
+	print_bridge(&s);
 	return 0;
 }

@@ -71,6 +71,17 @@ static const struct cli_opt status_opts[] = {
 	{ "--endpoint", "NAME", "that endpoint's counters: connections redirected, bytes each way, TCP by reason" },
 	{ NULL },
 };
+static const struct cli_opt bridge_opts[] = {
+	{ "--host", NULL, "run the relay (on the host), not an agent" },
+	{ "--transport", "T", "agent: vsock (default) or unix:PATH (tests, a VM stand-in)" },
+	{ "--vms", "FILE", "relay: the VMs, \"NAME TRANSPORT\" per line (vsock:CID, hybrid:PATH, unix:PATH)" },
+	{ "--vm", "NAME=T", "relay: one VM (repeatable)" },
+	{ "--port", "N", "the agents' port: vsock and TCP listener on loopback (default 9327)" },
+	{ "--relay-port", "N", "the relay's vsock port, guest to host (default 9328)" },
+	{ "--refresh", "SECS", "agent: ask the relay for the endpoint list this often (default 5)" },
+	{ "--max-conns", "N", "bridged connections at once (agent 1024, relay 4096); more are reset" },
+	{ NULL },
+};
 static const struct cli_opt help_opts[] = {
 	{ "--man", NULL, "print the man page shunt(8) (roff)" },
 	{ "--commands", NULL, "list the commands, one per line (for completion)" },
@@ -245,6 +256,23 @@ const struct cli_cmd cli_cmds[] = {
 	  "shunt metrics --output /var/lib/prometheus/node-exporter/shunt.prom\n"
 	  "shunt metrics --listen 127.0.0.1:9477",
 	  0, 4, cmd_metrics },
+	{ "bridge", NULL, "[--host] [--transport T] [--vms FILE] [--vm NAME=T] [--port N]",
+	  "across VMs: the vsock bridge's agent (in a VM) or relay (--host, on the host)",
+	  "The agent runs in each VM with that VM's instance: it asks the relay for the endpoints of "
+	  "its networks (other VMs' become peer entries, owner bridge), and while the relay answers it "
+	  "keeps a liveness word fresh, so that the connect hook of attached cgroups steers connections "
+	  "to those endpoints to its loopback listener; it sends each to the relay, and connects the "
+	  "relay's connections only to this VM's own endpoint addresses. Without a live agent nothing "
+	  "is steered: connections go by the VM's network. The relay (--host) knows the VMs (--vms, "
+	  "--vm), serves each its list from the host's endpoint table, checks every connection there "
+	  "(known VM, a registered endpoint of it in that network, the source VM in that network too, "
+	  "the source taken from the transport) and joins the two agents. Counters: shunt status, "
+	  "bridge. Both run until SIGINT or SIGTERM.",
+	  bridge_opts,
+	  "shunt bridge\n"
+	  "shunt bridge --host --vms /etc/shunt/vms\n"
+	  "shunt bridge --host --vm web=vsock:3 --vm db=hybrid:/run/fc/db.vsock",
+	  0, 24, cmd_bridge },
 	{ "help", NULL, "[VERB [SUB]] [--man]", "this help, or a command's",
 	  "Shows the general usage, a command's help with its options and examples, or the man page.",
 	  help_opts, "shunt help endpoint add\nshunt help --man | man -l -", 0, 3, cmd_help },

@@ -46,11 +46,18 @@ static const struct {
 } cg_progs[] = {
 	{ "cg", BPF_CGROUP_SOCK_OPS },
 	{ "cgso", BPF_CGROUP_SETSOCKOPT },
+	{ "cgc4", BPF_CGROUP_INET4_CONNECT },
+	{ "cgc6", BPF_CGROUP_INET6_CONNECT },
+	{ "cgpn4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "cgpn6", BPF_CGROUP_INET6_GETPEERNAME },
 };
 
 static int cg_prog_fd(struct shunt_ctx *c, size_t i)
 {
-	return i == 0 ? c->sockops_fd : c->setsockopt_fd;
+	int fds[] = { c->sockops_fd, c->setsockopt_fd, c->connect4_fd, c->connect6_fd,
+		      c->getpeername4_fd, c->getpeername6_fd };
+
+	return fds[i];
 }
 
 static bool id_attached(struct shunt_ctx *c, __u64 id)
@@ -132,7 +139,7 @@ static int check_nesting(struct shunt_ctx *c, const char *cgroup)
 	return 0;
 }
 
-/* Both links or neither: a half attach is undone. */
+/* All links or none: a half attach is undone. */
 int shunt_attach(struct shunt_ctx *c, const char *cgroup, __u64 *idp)
 {
 	char path[PATH_MAX];
@@ -180,7 +187,7 @@ int shunt_attach(struct shunt_ctx *c, const char *cgroup, __u64 *idp)
 	return err;
 }
 
-/* Unpins both links of cgroup @id: how many there were, or -errno. */
+/* Unpins the links of cgroup @id: how many there were, or -errno. */
 static int unpin_id(struct shunt_ctx *c, __u64 id)
 {
 	char path[PATH_MAX];

@@ -90,6 +90,11 @@ int network_check(const char *net)
 	return ident_check("network name", net, SHUNT_NET_MAX - 1);
 }
 
+int vm_name_check(const char *vm)
+{
+	return ident_check("VM name", vm, SHUNT_NET_MAX - 1);
+}
+
 int owner_check(const char *owner)
 {
 	size_t n = strlen(owner);
@@ -98,8 +103,8 @@ int owner_check(const char *owner)
 		return shunt_set_error(EINVAL, "owner \"%.20s...\" longer than %d characters",
 				       owner, SHUNT_OWNER_MAX - 1);
 	if (strcmp(owner, SHUNT_OWNER_STATIC) && strcmp(owner, SHUNT_OWNER_DISCOVER) &&
-	    strncmp(owner, "oci:", 4) && strncmp(owner, "cni:", 4))
-		return shunt_set_error(EINVAL, "owner \"%s\": must be \"static\", \"discover\", \"oci:...\" or \"cni:...\"",
+	    strcmp(owner, SHUNT_OWNER_BRIDGE) && strncmp(owner, "oci:", 4) && strncmp(owner, "cni:", 4))
+		return shunt_set_error(EINVAL, "owner \"%s\": must be \"static\", \"discover\", \"bridge\", \"oci:...\" or \"cni:...\"",
 				       owner);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)owner[i] <= 0x20 || owner[i] == 0x7f || owner[i] == '"')

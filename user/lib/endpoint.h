@@ -17,6 +17,7 @@
 #define SHUNT_DEFAULT_NETWORK "default"
 #define SHUNT_OWNER_STATIC "static"
 #define SHUNT_OWNER_DISCOVER "discover"	/* shunt discover --apply */
+#define SHUNT_OWNER_BRIDGE "bridge"	/* the bridge agent: other VMs' endpoints */
 
 struct endpoint {
 	char name[SHUNT_NAME_MAX + 1];
@@ -49,7 +50,8 @@ int mac_parse(const char *s, __u8 mac[6]);
 void mac_format(const __u8 mac[6], char *buf, size_t len);
 int name_check(const char *name);
 int network_check(const char *net);
-/* "static", "discover", "oci:<id>" or "cni:<network>/<id>/<ifname>", printable. */
+int vm_name_check(const char *vm);
+/* "static", "discover", "bridge", "oci:<id>" or "cni:<network>/<id>/<ifname>", printable. */
 int owner_check(const char *owner);
 /* The entry's owner, "static" when none was set. */
 const char *ep_owner(const struct endpoint *ep);

@@ -220,7 +220,9 @@ void shunt_close(struct shunt_ctx *c)
 	int *fds[] = { &c->lock_fd, &c->cfg_fd, &c->ep_local_fd, &c->ep_peer_fd,
 		       &c->endpoints_fd, &c->sockhash_fd, &c->conns_fd,
 		       &c->stats_fd, &c->sockops_fd, &c->setsockopt_fd,
-		       &c->ep_stats_fd, &c->tcp_conns_fd, &c->ev_rings_fd, &c->ev_readers_fd, &c->ev_lost_fd };
+		       &c->ep_stats_fd, &c->tcp_conns_fd, &c->ev_rings_fd, &c->ev_readers_fd, &c->ev_lost_fd,
+		       &c->br_dst_fd, &c->br_agent_fd, &c->br_handover_fd, &c->br_stats_fd,
+		       &c->connect4_fd, &c->connect6_fd, &c->getpeername4_fd, &c->getpeername6_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -246,6 +248,14 @@ int shunt_open(struct shunt_ctx *c, const char *pin_dir)
 		{ &c->ev_lost_fd, "maps", "shunt_ev_lost" },
 		{ &c->sockops_fd, "progs", "shunt_sockops" },
 		{ &c->setsockopt_fd, "progs", "shunt_setsockopt" },
+		{ &c->br_dst_fd, "maps", "shunt_br_dst" },
+		{ &c->br_agent_fd, "maps", "shunt_br_agent" },
+		{ &c->br_handover_fd, "maps", "shunt_br_handover" },
+		{ &c->br_stats_fd, "maps", "shunt_br_stats" },
+		{ &c->connect4_fd, "progs", "shunt_connect4" },
+		{ &c->connect6_fd, "progs", "shunt_connect6" },
+		{ &c->getpeername4_fd, "progs", "shunt_getpeername4" },
+		{ &c->getpeername6_fd, "progs", "shunt_getpeername6" },
 	};
 	int err;
 

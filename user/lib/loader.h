@@ -9,6 +9,10 @@
  *   PIN_DIR/maps/shunt_*
  *   PIN_DIR/links/cg_<cgroup id>     the sock_ops link of an attached cgroup
  *   PIN_DIR/links/cgso_<cgroup id>   its cgroup/setsockopt link
+ *   PIN_DIR/links/cgc4_, cgc6_, cgpn4_, cgpn6_<cgroup id>
+ *                                    its connect4/6 and getpeername4/6 links
+ *                                    (the vsock bridge's steering: no-ops
+ *                                    unless an agent runs in that instance)
  * Functions return 0 or -errno and leave one line in shunt_strerror().
  */
 #ifndef SHUNT_LOADER_H
@@ -29,6 +33,9 @@ struct shunt_ctx {
 	int sockhash_fd, conns_fd, stats_fd;
 	int ep_stats_fd, tcp_conns_fd, ev_rings_fd, ev_readers_fd, ev_lost_fd;
 	int sockops_fd, setsockopt_fd;
+	/* the vsock bridge (bridge.h) */
+	int br_dst_fd, br_agent_fd, br_handover_fd, br_stats_fd;
+	int connect4_fd, connect6_fd, getpeername4_fd, getpeername6_fd;
 };
 
 struct shunt_link_info {
@@ -51,6 +58,10 @@ struct shunt_status {
 	__u64 obj_id;		/* the running BPF object's hash; 0: unknown */
 	char version[SHUNT_VERSION_MAX];	/* the loader that loaded it; "": unknown */
 	__u64 stats[SHUNT_ST_MAX];
+	/* the vsock bridge */
+	__u64 br[SHUNT_BR_MAX];		/* enum shunt_br_stat */
+	struct shunt_br_agent agent;	/* the liveness word */
+	bool agent_alive;		/* port set and heartbeat fresh */
 };
 
 extern const char *const shunt_stat_names[SHUNT_ST_MAX];

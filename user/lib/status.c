@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -82,7 +83,22 @@ int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s)
 		for (int cpu = 0; cpu < ncpu; cpu++)
 			s->stats[i] += vals[cpu];
 	}
+	for (__u32 i = 0; i < SHUNT_BR_MAX; i++) {
+		if (bpf_map_lookup_elem(c->br_stats_fd, &i, vals))
+			continue;
+		for (int cpu = 0; cpu < ncpu; cpu++)
+			s->br[i] += vals[cpu];
+	}
 	free(vals);
+	{
+		struct timespec ts;
+		__u32 zero = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (!bpf_map_lookup_elem(c->br_agent_fd, &zero, &s->agent))
+			s->agent_alive = s->agent.port &&
+				ts.tv_sec * 1000000000ull + ts.tv_nsec - s->agent.heartbeat_ns < SHUNT_BR_HEARTBEAT_NS;
+	}
 
 	/* The limits this instance was loaded with. */
 	info_len = sizeof(info);

@@ -110,6 +110,8 @@ static void purge_gen(struct shunt_ctx *c, __u32 gen)
 		  offsetof(struct shunt_ep_peer_key, gen) },
 		{ c->endpoints_fd, sizeof(struct shunt_ep_meta_key),
 		  offsetof(struct shunt_ep_meta_key, gen) },
+		{ c->br_dst_fd, sizeof(struct shunt_br_dst_key),
+		  offsetof(struct shunt_br_dst_key, gen) },
 	};
 	char key[256], next[256];
 
@@ -128,6 +130,25 @@ static void purge_gen(struct shunt_ctx *c, __u32 gen)
 			prev = key;
 		}
 	}
+}
+
+/*
+ * Another VM's address, for the connect hook's steering.  The same address
+ * in two networks cannot be told apart before the socket binds: that
+ * entry becomes ambiguous (ep_id 0), and such connections are not steered.
+ */
+static int br_dst_add(struct shunt_ctx *c, __u32 gen, const struct endpoint *ep,
+		      const struct shunt_addr *addr)
+{
+	struct shunt_br_dst_key k = { .gen = gen, .addr = *addr };
+	struct shunt_br_dst_val v = { ep->net_id, ep->ep_id }, old;
+
+	if (!bpf_map_update_elem(c->br_dst_fd, &k, &v, BPF_NOEXIST))
+		return 0;
+	if (errno != EEXIST || bpf_map_lookup_elem(c->br_dst_fd, &k, &old))
+		return -1;
+	v.ep_id = 0;
+	return bpf_map_update_elem(c->br_dst_fd, &k, &v, BPF_ANY);
 }
 
 static int write_gen(struct shunt_ctx *c, const struct ep_table *t, __u32 gen)
@@ -150,7 +171,8 @@ static int write_gen(struct shunt_ctx *c, const struct ep_table *t, __u32 gen)
 			shunt_ep_peer_key_build(&pk, ep->net_id, gen, &ep->addrs[a]);
 			if ((loc == SHUNT_LOC_NETNS &&
 			     bpf_map_update_elem(c->ep_local_fd, &lk, &lv, BPF_ANY)) ||
-			    bpf_map_update_elem(c->ep_peer_fd, &pk, &pv, BPF_ANY))
+			    bpf_map_update_elem(c->ep_peer_fd, &pk, &pv, BPF_ANY) ||
+			    (loc == SHUNT_LOC_VSOCK && br_dst_add(c, gen, ep, &ep->addrs[a])))
 				goto fail;
 		}
 		snprintf(mk.name, sizeof(mk.name), "%s", ep->name);

@@ -129,6 +129,14 @@ int shunt_upgrade(const char *pin_dir)
 			prog_fd = bpf_program__fd(skel->progs.shunt_sockops);
 		else if (!strncmp(de->d_name, "cgso_", 5))
 			prog_fd = bpf_program__fd(skel->progs.shunt_setsockopt);
+		else if (!strncmp(de->d_name, "cgc4_", 5))
+			prog_fd = bpf_program__fd(skel->progs.shunt_connect4);
+		else if (!strncmp(de->d_name, "cgc6_", 5))
+			prog_fd = bpf_program__fd(skel->progs.shunt_connect6);
+		else if (!strncmp(de->d_name, "cgpn4_", 6))
+			prog_fd = bpf_program__fd(skel->progs.shunt_getpeername4);
+		else if (!strncmp(de->d_name, "cgpn6_", 6))
+			prog_fd = bpf_program__fd(skel->progs.shunt_getpeername6);
 		else
 			continue;
 		fd = shunt_pin_open(pin_dir, "links", de->d_name);

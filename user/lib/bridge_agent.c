@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The bridge agent, `shunt bridge`: one per VM, with that VM's instance.
+ *
+ * - Every refresh it asks the relay for the endpoints of its networks: the
+ *   other VMs' become this instance's peer entries (owner "bridge",
+ *   location vsock), which the connect hook steers to us; its own it keeps
+ *   as the only addresses it will ever connect to for the relay.
+ * - It keeps the liveness word fresh while the relay answers; without it
+ *   the connect hook steers nothing (the safe side: the VM's network).
+ * - Out: a steered connection arrives on 127.0.0.1 / ::1 PORT; its
+ *   original destination is the handover entry of its port.  In: the
+ *   relay connects on our transport with a stamped header.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+
+#include "bridge.h"
+#include "loader.h"
+#include "log.h"
+
+#define DIAL_MS		3000
+#define REPLY_MS	10000
+#define HDR_MS		5000
+#define DEST_MS		5000
+
+struct agent {
+	struct shunt_ctx c;
+	const struct shunt_br_agent_opts *o;
+	struct shunt_br_run run;
+	__u64 netns;
+	int relay_ok;			/* __atomic: the last LIST worked */
+	pthread_mutex_t lock;		/* guards the two tables and vm */
+	struct ep_table own;		/* this VM's endpoints, from the relay */
+	struct ep_table peers;		/* the bridge's entries as stored here (local ids) */
+	char vm[SHUNT_NET_MAX];		/* what the relay calls us */
+	char *last_list;		/* the last list written, to skip rewrites */
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void heartbeat(struct agent *a, bool alive)
+{
+	struct shunt_br_agent w = {};
+	__u32 zero = 0;
+
+	if (alive) {
+		w.heartbeat_ns = mono_ns();
+		w.netns = a->netns;
+		w.pid = getpid();
+		w.port = a->o->port;
+	}
+	bpf_map_update_elem(a->c.br_agent_fd, &zero, &w, BPF_ANY);
+}
+
+/* --- the endpoint list -------------------------------------------------- */
+
+static int fetch_list(struct agent *a, struct ep_table *t, char *vm, char **text)
+{
+	struct shunt_br_reply r;
+	struct shunt_br_hdr h;
+	__u32 len;
+	char *buf;
+	int fd, err;
+
+	fd = shunt_xport_dial_host(&a->o->x, a->o->relay_port, DIAL_MS);
+	if (fd < 0)
+		return shunt_set_error(-fd, "relay: %s", strerror(-fd));
+	shunt_br_hdr_list(&h);
+	err = shunt_write_full(fd, &h, sizeof(h), HDR_MS);
+	if (!err)
+		err = shunt_read_full(fd, &r, sizeof(r), REPLY_MS);
+	if (err) {
+		close(fd);
+		return shunt_set_error(-err, "relay: %s", err == -EPIPE ? "closed the connection" : strerror(-err));
+	}
+	if (shunt_br_reply_check(&r)) {
+		close(fd);
+		return shunt_set_error(EPROTO, "relay: %s", shunt_strerror());
+	}
+	if (r.status != SHUNT_BR_S_OK) {
+		close(fd);
+		return shunt_set_error(EPROTO, "relay refused the list: %s", shunt_br_status_str(r.status));
+	}
+	len = ntohl(r.len);
+	buf = calloc(1, len + 1);
+	if (!buf) {
+		close(fd);
+		return shunt_set_error(ENOMEM, "out of memory");
+	}
+	err = shunt_read_full(fd, buf, len, REPLY_MS);
+	close(fd);
+	if (err) {
+		free(buf);
+		return shunt_set_error(-err, "relay: list cut short");
+	}
+	memset(t, 0, sizeof(*t));
+	if (ep_table_parse_json(t, buf, "the relay's list")) {
+		free(buf);
+		return -EPROTO;
+	}
+	snprintf(vm, SHUNT_NET_MAX, "%s", r.vm);
+	*text = buf;
+	return 0;
+}
+
+/* Writes the other VMs' endpoints as ours to steer: 0 or -errno. */
+static int store_peers(struct agent *a, const struct ep_table *all, const char *vm)
+{
+	struct ep_table peers = {}, stored = {}, own = {};
+	int err = 0;
+
+	for (int i = 0; i < all->n && !err; i++) {
+		const struct endpoint *ep = &all->eps[i];
+
+		if (!ep->vm[0])
+			continue;	/* a host's own endpoint: not for VMs */
+		err = ep_table_add(strcmp(ep->vm, vm) ? &peers : &own, ep);
+	}
+	if (!err && !(err = shunt_lock(&a->c, SHUNT_LOCK_WAIT_MS))) {
+		err = shunt_ep_set_owned(&a->c, SHUNT_OWNER_BRIDGE, &peers, false);
+		if (!err)
+			err = shunt_ep_read(&a->c, &stored);
+		flock(a->c.lock_fd, LOCK_UN);
+	}
+	if (!err) {
+		for (int i = stored.n - 1; i >= 0; i--)
+			if (!ep_owned_by(&stored.eps[i], SHUNT_OWNER_BRIDGE))
+				ep_table_del(&stored, stored.eps[i].name);
+		pthread_mutex_lock(&a->lock);
+		ep_table_free(&a->peers);
+		ep_table_free(&a->own);
+		a->peers = stored;
+		a->own = own;
+		snprintf(a->vm, sizeof(a->vm), "%s", vm);
+		pthread_mutex_unlock(&a->lock);
+		memset(&stored, 0, sizeof(stored));
+		memset(&own, 0, sizeof(own));
+	}
+	ep_table_free(&peers);
+	ep_table_free(&stored);
+	ep_table_free(&own);
+	return err;
+}
+
+static void refresh(struct agent *a)
+{
+	struct ep_table t;
+	char vm[SHUNT_NET_MAX], *text = NULL;
+	int was = __atomic_load_n(&a->relay_ok, __ATOMIC_SEQ_CST);
+
+	if (fetch_list(a, &t, vm, &text)) {
+		if (was)
+			pr_warn("bridge: %s; not steering until it answers\n", shunt_strerror());
+		__atomic_store_n(&a->relay_ok, 0, __ATOMIC_SEQ_CST);
+		heartbeat(a, false);
+		return;
+	}
+	if (!a->last_list || strcmp(a->last_list, text) || strcmp(vm, a->vm)) {
+		if (store_peers(a, &t, vm)) {
+			pr_warn("bridge: cannot store the relay's list: %s\n", shunt_strerror());
+			ep_table_free(&t);
+			free(text);
+			heartbeat(a, false);
+			return;
+		}
+		free(a->last_list);
+		a->last_list = text;
+		pr_info("bridge: this VM is \"%s\"; %d endpoint(s) of other VMs\n", vm, a->peers.n);
+	} else {
+		free(text);
+	}
+	ep_table_free(&t);
+	if (!was)
+		pr_info("bridge: relay answers; steering\n");
+	__atomic_store_n(&a->relay_ok, 1, __ATOMIC_SEQ_CST);
+	heartbeat(a, true);
+}
+
+/* --- connections -------------------------------------------------------- */
+
+struct conn {
+	struct agent *a;
+	int fd;
+};
+
+static void reset_close(int fd)
+{
+	shunt_br_arm_reset(fd);
+	close(fd);
+}
+
+/* A steered application connection: find where it was going, open it. */
+static void *out_conn(void *p)
+{
+	struct conn cn = *(struct conn *)p;
+	struct agent *a = cn.a;
+	struct shunt_br_handover_key k = { .netns = a->netns };
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct shunt_br_orig o;
+	struct shunt_br_reply r;
+	struct shunt_br_hdr h;
+	struct endpoint dst = {};
+	bool found = false;
+	int x, err, stat = -1;
+
+	free(p);
+	shunt_br_arm_reset(cn.fd);
+	if (getpeername(cn.fd, (struct sockaddr *)&ss, &sl))
+		goto fail;
+	k.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					       ((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (bpf_map_lookup_and_delete_elem(a->c.br_handover_fd, &k, &o)) {
+		stat = SHUNT_BR_NO_ORIG;	/* not steered: nobody dials us directly */
+		goto fail;
+	}
+	pthread_mutex_lock(&a->lock);
+	for (int i = 0; i < a->peers.n && !found; i++)
+		if (a->peers.eps[i].ep_id == o.ep_id) {
+			dst = a->peers.eps[i];
+			found = true;
+		}
+	pthread_mutex_unlock(&a->lock);
+	if (!found) {
+		stat = SHUNT_BR_REJ_NOT_EP;	/* the list changed under it */
+		goto fail;
+	}
+	x = shunt_xport_dial_host(&a->o->x, a->o->relay_port, DIAL_MS);
+	if (x < 0) {
+		stat = SHUNT_BR_RELAY_DOWN;
+		__atomic_store_n(&a->relay_ok, 0, __ATOMIC_SEQ_CST);
+		heartbeat(a, false);
+		goto fail;
+	}
+	shunt_br_hdr_open(&h, dst.vm, dst.network, &o.addr, o.port);
+	err = shunt_write_full(x, &h, sizeof(h), HDR_MS);
+	if (!err)
+		err = shunt_read_full(x, &r, sizeof(r), REPLY_MS);
+	if (err || shunt_br_reply_check(&r) || r.status != SHUNT_BR_S_OK) {
+		stat = err ? SHUNT_BR_RELAY_DOWN : shunt_br_status_stat(r.status);
+		close(x);
+		goto fail;
+	}
+	shunt_br_count(&a->run, SHUNT_BR_OPENED);
+	if (shunt_br_pump_framed(cn.fd, x, &a->run.bytes))
+		shunt_br_count(&a->run, SHUNT_BR_ABORTED);
+	shunt_br_spawned_done(&a->run);
+	return NULL;
+fail:
+	if (stat >= 0)
+		shunt_br_count(&a->run, stat);
+	reset_close(cn.fd);	/* the application reads ECONNRESET */
+	shunt_br_spawned_done(&a->run);
+	return NULL;
+}
+
+static bool addr_usable(const struct shunt_addr *x)
+{
+	__u32 v4 = ntohl(x->a[0]);
+
+	if (x->family == SHUNT_AF_INET)
+		return v4 && (v4 >> 24) != 127 && (v4 >> 28) != 14 && v4 != 0xffffffffu;
+	/* not ::, ::1, multicast */
+	if (!x->a[0] && !x->a[1] && !x->a[2] && (!x->a[3] || ntohl(x->a[3]) == 1))
+		return false;
+	return (v4 >> 24) != 0xff;
+}
+
+/* Is @addr one of this VM's endpoints in @network? */
+static bool own_endpoint(struct agent *a, const char *network, const struct shunt_addr *addr)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&a->lock);
+	for (int i = 0; i < a->own.n && !ok; i++) {
+		const struct endpoint *ep = &a->own.eps[i];
+
+		if (strcmp(ep->network, network))
+			continue;
+		for (int j = 0; j < ep->naddrs && !ok; j++)
+			ok = addr_equal(&ep->addrs[j], addr);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return ok && addr_usable(addr);
+}
+
+static void reply(int x, int status)
+{
+	struct shunt_br_reply r;
+
+	shunt_br_reply_fill(&r, status, 0, NULL);
+	shunt_write_full(x, &r, sizeof(r), HDR_MS);
+}
+
+/* The relay brings a connection for one of our endpoints. */
+static void *in_conn(void *p)
+{
+	struct conn cn = *(struct conn *)p;
+	struct agent *a = cn.a;
+	struct shunt_br_hdr h;
+	struct shunt_addr addr;
+	int tcp, err, status;
+
+	free(p);
+	err = shunt_read_full(cn.fd, &h, sizeof(h), HDR_MS);
+	if (err || shunt_br_hdr_check(&h, true) || h.type != SHUNT_BR_T_OPEN) {
+		if (!err)
+			pr_warn("bridge: rejected a request: %s\n",
+				h.type != SHUNT_BR_T_OPEN ? "not OPEN" : shunt_strerror());
+		shunt_br_count(&a->run, SHUNT_BR_REJ_HEADER);
+		reply(cn.fd, SHUNT_BR_S_BAD_HEADER);
+		goto out;
+	}
+	shunt_br_hdr_addr(&h, &addr);
+	/* Only our own registered endpoints: never loopback, never anything else. */
+	if (!own_endpoint(a, h.network, &addr)) {
+		shunt_br_count(&a->run, SHUNT_BR_REJ_NOT_EP);
+		reply(cn.fd, SHUNT_BR_S_NOT_EP);
+		goto out;
+	}
+	tcp = shunt_tcp_dial(&addr, ntohs(h.port), DEST_MS);
+	status = shunt_br_connect_status(tcp < 0 ? tcp : 0);
+	if (status != SHUNT_BR_S_OK) {
+		shunt_br_count(&a->run, SHUNT_BR_REFUSED);
+		reply(cn.fd, status);
+		goto out;
+	}
+	shunt_br_arm_reset(tcp);
+	reply(cn.fd, SHUNT_BR_S_OK);
+	shunt_br_count(&a->run, SHUNT_BR_ACCEPTED);
+	if (shunt_br_pump_framed(tcp, cn.fd, &a->run.bytes))
+		shunt_br_count(&a->run, SHUNT_BR_ABORTED);
+	shunt_br_spawned_done(&a->run);
+	return NULL;
+out:
+	close(cn.fd);
+	shunt_br_spawned_done(&a->run);
+	return NULL;
+}
+
+static void accept_one(struct agent *a, int lfd, void *(*fn)(void *))
+{
+	struct conn *cn;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	cn = malloc(sizeof(*cn));
+	if (cn)
+		*cn = (struct conn){ a, fd };
+	if (!cn || shunt_br_spawn(&a->run, fn, cn)) {
+		free(cn);
+		pr_warn("bridge: %d connections already: one refused\n", a->run.max_conns);
+		reset_close(fd);
+	}
+}
+
+static int tcp_listen(int family, __u16 port)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd, one = 1, err;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if ((family == AF_INET ? bind(fd, (struct sockaddr *)&s4, sizeof(s4)) :
+				 bind(fd, (struct sockaddr *)&s6, sizeof(s6))) ||
+	    listen(fd, 1024)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct pollfd pf[3];
+	char xs[160];
+	__u64 last_refresh = 0;
+	int err, n = 0;
+
+	if (!a)
+		return shunt_set_error(ENOMEM, "out of memory");
+	a->o = o;
+	pthread_mutex_init(&a->lock, NULL);
+	for (int i = 0; i < 3; i++)
+		pf[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+	err = shunt_open(&a->c, pin_dir);
+	if (err)
+		goto out_free;
+	err = shunt_netns_cookie("", &a->netns);
+	if (err)
+		goto out;
+	{
+		struct shunt_br_agent w;
+		__u32 zero = 0;
+
+		if (!bpf_map_lookup_elem(a->c.br_agent_fd, &zero, &w) && w.port && w.pid != (__u32)getpid() &&
+		    !kill(w.pid, 0) && mono_ns() - w.heartbeat_ns < SHUNT_BR_HEARTBEAT_NS) {
+			err = shunt_set_error(EBUSY, "an agent (pid %u) already runs for %s", w.pid, pin_dir);
+			goto out;
+		}
+	}
+	raise_nofile();
+	shunt_br_signals();
+	shunt_br_run_init(&a->run, &a->c, o->max_conns);
+	pf[0].fd = tcp_listen(AF_INET, o->port);
+	pf[1].fd = tcp_listen(AF_INET6, o->port);
+	if (pf[0].fd < 0) {
+		err = shunt_set_error(-pf[0].fd, "listen on 127.0.0.1:%u: %s", o->port, strerror(-pf[0].fd));
+		goto out;
+	}
+	if (pf[1].fd < 0)
+		pr_warn("bridge: no IPv6 loopback (%s): IPv6 destinations stay on the network\n",
+			strerror(-pf[1].fd));
+	pf[2].fd = shunt_xport_listen_guest(&o->x, o->port);
+	shunt_xport_format(&o->x, xs, sizeof(xs));
+	if (pf[2].fd < 0) {
+		err = shunt_set_error(-pf[2].fd, "listen on %s port %u: %s", xs, o->port,
+				      pf[2].fd == -EAFNOSUPPORT || pf[2].fd == -ENODEV ?
+				      "no vsock in this kernel or VM (a vsock device and vmw_vsock_virtio_transport)" :
+				      strerror(-pf[2].fd));
+		goto out;
+	}
+	pr_info("bridge: agent on 127.0.0.1:%u, transport %s, relay port %u\n", o->port, xs, o->relay_port);
+	while (!shunt_br_stopping()) {
+		__u64 now = mono_ns();
+
+		if (now - last_refresh >= (__u64)o->refresh_s * 1000000000ull ||
+		    !__atomic_load_n(&a->relay_ok, __ATOMIC_SEQ_CST)) {
+			if (now - last_refresh >= 1000000000ull) {
+				refresh(a);
+				last_refresh = now;
+			}
+		} else {
+			heartbeat(a, true);
+		}
+		shunt_br_flush(&a->run);
+		n = poll(pf, 3, 1000);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; n > 0 && i < 3; i++)
+			if (pf[i].fd >= 0 && (pf[i].revents & POLLIN))
+				accept_one(a, pf[i].fd, i < 2 ? out_conn : in_conn);
+	}
+	pr_info("bridge: stopping\n");
+	heartbeat(a, false);
+	err = 0;
+out:
+	/* Steering is off (heartbeat): live connections end with us. */
+	for (int i = 0; i < 3; i++)
+		if (pf[i].fd >= 0)
+			close(pf[i].fd);
+	if (pf[2].fd >= 0 && o->x.kind == SHUNT_XP_UNIX)
+		unlink(o->x.path);
+	if (a->run.c)
+		shunt_br_flush(&a->run);
+	shunt_close(&a->c);
+out_free:
+	ep_table_free(&a->own);
+	ep_table_free(&a->peers);
+	free(a->last_list);
+	free(a);
+	return err;
+}
