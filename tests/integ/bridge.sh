@@ -69,7 +69,9 @@ start_agent() {
 	shift
 	if [ "$vm" = a ]; then ns=$VMA pin=$PIN_A; else ns=$VMB pin=$PIN_B; fi
 	# nsenter, not ip netns exec: that remounts /sys, hiding bpffs.
-	nsenter --net="/run/netns/$ns" "$SHUNT_BIN" --pin-dir "$pin" bridge --transport "unix:$BRD/vm$vm" \
+	local x=unix:$BRD/vm$vm
+	[ "$vm" = a ] && [ -n "${HYBRID:-}" ] && x=unix:$BRD/vma-guest
+	nsenter --net="/run/netns/$ns" "$SHUNT_BIN" --pin-dir "$pin" bridge --transport "$x" \
 		--refresh 1 "$@" >> "$TMPD/agent-$vm.log" 2>&1 &
 	PIDS+=($!)
 	eval "AGENT_${vm^^}_PID=$!"
@@ -99,11 +101,26 @@ bridge_setup() {
 	sb load >/dev/null
 	sa attach "$CGA"
 	sb attach "$CGB"
+	if [ -n "${BRIDGE_ROUTE:-}" ]; then
+		# a VM network that does connect them: a veth, routes, no addresses
+		ip link add bra netns "$VMA" type veth peer name brb netns "$VMB"
+		ip -n "$VMA" link set bra up
+		ip -n "$VMB" link set brb up
+		ip -n "$VMA" route add 10.2.0.0/24 dev bra
+		ip -n "$VMB" route add 10.1.0.0/24 dev brb
+	fi
+	if [ -n "${HYBRID:-}" ]; then
+		# vma behind a fake Firecracker (hybrid vsock); vmb stays unix:
+		VMA_X=hybrid:$BRD/vma.vsock
+		bg_host "$TMPD/vmm.log" python3 "$ROOT/tests/integ/py/fakevmm.py" \
+			"$BRD/vma.vsock" "$BRD/vma-guest" 9327 9328
+		wait_ready "$TMPD/vmm.log"
+	fi
 	start_relay
 	start_agent a
 	start_agent b
 	# Proof of the topology: without the bridge, vma cannot reach vmb.
-	if ip netns exec "$VMA" timeout 2 bash -c 'exec 3<>/dev/tcp/10.2.0.2/9' 2>/dev/null; then
+	if [ -z "${BRIDGE_ROUTE:-}" ] && ip netns exec "$VMA" timeout 2 bash -c 'exec 3<>/dev/tcp/10.2.0.2/9' 2>/dev/null; then
 		fail "vma reaches vmb without the bridge: the test proves nothing"
 	fi
 }
@@ -111,4 +128,16 @@ bridge_setup() {
 # br_counter PIN_DIR NAME: a bridge counter of that instance.
 br_counter() {
 	"$SHUNT_BIN" --pin-dir "$1" status --json | jq -r --arg n "$2" '.bridge.counters[$n]'
+}
+
+# br_wait_counter PIN_DIR NAME VALUE: until the counter reaches VALUE (agents
+# and the relay write theirs once a second).
+br_wait_counter() {
+	local v
+	for i in $(seq 50); do
+		v=$(br_counter "$1" "$2")
+		[ "$v" -ge "$3" ] && { [ "$v" = "$3" ] || fail "$2 of $1 is $v, expected $3"; return 0; }
+		sleep 0.1
+	done
+	fail "$2 of $1 is $v, expected $3"
 }
