@@ -5,6 +5,10 @@
 #   tcp-lo    TCP over loopback inside one namespace
 #   unix      Unix domain stream sockets (the local IPC floor)
 #   shunt     TCP across the two namespaces, redirected by shunt
+#   bridge    TCP between two namespaces with no route, through the vsock
+#             bridge's agents and relay over its unix transport (issue 13):
+#             two "VMs" on one kernel.  It says nothing about virtio-net or
+#             vsock yet; compare it with tcp-veth and the unix floor.
 # CPU time is taken from /proc/stat deltas (all CPUs, so softirq work of the
 # veth path counts), per operation or per GiB.  Output: a table with each
 # path's ratio to tcp-veth (>1 is better) with its range over the rounds (each
@@ -32,15 +36,16 @@ cleanup() {
 	pkill -f "$BENCH server" 2>/dev/null
 	pkill -f "redis-server.*$TMPD" 2>/dev/null
 	pkill -f "nginx -c $TMPD" 2>/dev/null
+	pkill -f "bridge .*$TMPD/br" 2>/dev/null
 	sleep 0.2
 	$SHUNT unload --force >/dev/null 2>&1
-	for c in cli srv cli0 srv0; do
+	for v in vma vmb; do $ROOT/.output/shunt --pin-dir "/sys/fs/bpf/shunt_bench_$v" unload --force >/dev/null 2>&1; done
+	for c in cli srv cli0 srv0 vcli vsrv; do
 		echo 1 > "$CGROOT/$ID-$c/cgroup.kill" 2>/dev/null
 		for i in $(seq 50); do grep -q '^populated 0' "$CGROOT/$ID-$c/cgroup.events" 2>/dev/null && break; sleep 0.05; done
 		rmdir "$CGROOT/$ID-$c" 2>/dev/null
 	done
-	ip netns del "$ID-cli" 2>/dev/null
-	ip netns del "$ID-srv" 2>/dev/null
+	for n in cli srv vma vmb; do ip netns del "$ID-$n" 2>/dev/null; done
 	rm -rf "$TMPD"
 }
 trap cleanup EXIT
@@ -52,8 +57,8 @@ run() {
 	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CGROOT/$ID-$cg" ip netns exec "$ID-$ns" "$@"
 }
 
-for n in cli srv; do ip netns add "$ID-$n"; ip -n "$ID-$n" link set lo up; done
-for c in cli srv cli0 srv0; do mkdir "$CGROOT/$ID-$c"; done
+for n in cli srv vma vmb; do ip netns add "$ID-$n"; ip -n "$ID-$n" link set lo up; done
+for c in cli srv cli0 srv0 vcli vsrv; do mkdir "$CGROOT/$ID-$c"; done
 ip link add vbench0 netns "$ID-cli" type veth peer name vbench1 netns "$ID-srv"
 ip -n "$ID-cli" addr add 10.30.0.1/24 dev vbench0
 ip -n "$ID-srv" addr add 10.30.0.2/24 dev vbench1
@@ -65,6 +70,31 @@ $SHUNT attach "$CGROOT/$ID-srv"
 $SHUNT endpoint add bench-cli 10.30.0.1 --netns "$ID-cli"
 $SHUNT endpoint add bench-srv 10.30.0.2 --netns "$ID-srv"
 
+# The bridge's two "VMs": an address each on a veth that leads nowhere,
+# their own instances and agents, the relay on the host ($SHUNT's table).
+mkdir "$TMPD/br"
+for v in vma:10.31.0.1 vmb:10.32.0.1; do
+	n=${v%%:*} a=${v#*:}
+	ip -n "$ID-$n" link add d0 type veth peer name d1
+	ip -n "$ID-$n" addr add "$a/24" dev d0
+	ip -n "$ID-$n" link set d0 up
+	ip -n "$ID-$n" link set d1 up
+	$SHUNT endpoint add "bench-$n" "$a" --vm "$n" --network bench-vms
+	$ROOT/.output/shunt --pin-dir "/sys/fs/bpf/shunt_bench_$n" load >/dev/null
+done
+$ROOT/.output/shunt --pin-dir /sys/fs/bpf/shunt_bench_vma attach "$CGROOT/$ID-vcli"
+$ROOT/.output/shunt --pin-dir /sys/fs/bpf/shunt_bench_vmb attach "$CGROOT/$ID-vsrv"
+$SHUNT bridge --host --vm "vma=unix:$TMPD/br/vma" --vm "vmb=unix:$TMPD/br/vmb" > "$TMPD/relay.log" 2>&1 &
+sleep 0.3
+for n in vma vmb; do
+	nsenter --net="/run/netns/$ID-$n" $ROOT/.output/shunt --pin-dir "/sys/fs/bpf/shunt_bench_$n" \
+		bridge --transport "unix:$TMPD/br/$n" > "$TMPD/agent-$n.log" 2>&1 &
+done
+for i in $(seq 100); do
+	$ROOT/.output/shunt --pin-dir /sys/fs/bpf/shunt_bench_vma status --json | jq -e .bridge.agent.alive >/dev/null && break
+	sleep 0.05
+done
+
 # path -> "client-cgroup client-ns server-cgroup server-ns endpoint"
 path_args() {
 	case $1 in
@@ -72,6 +102,7 @@ path_args() {
 	tcp-lo)   echo "cli0 cli cli0 cli 127.0.0.1:$2" ;;
 	unix)     echo "cli0 cli cli0 cli unix:$TMPD/s$2.sock" ;;
 	shunt)    echo "cli cli srv srv 10.30.0.2:$2" ;;
+	bridge)   echo "vcli vma vsrv vmb 10.32.0.1:$2" ;;
 	esac
 }
 
@@ -151,7 +182,7 @@ if command -v nginx >/dev/null && command -v wrk >/dev/null; then
 	head -c 1M /dev/urandom > "$TMPD/www/1m"
 fi
 
-PATHS=(tcp-veth tcp-lo unix shunt)
+PATHS=(tcp-veth tcp-lo unix shunt bridge)
 : > "$OUT/raw.csv"
 start=$SECONDS
 for ROUND in $(seq "$ROUNDS"); do
@@ -182,7 +213,7 @@ for r in csv.reader(open(out + "/raw.csv")):
     kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
     rows.setdefault((name, path), []).append((kv, jiffies / 100.0))
     byround.setdefault((name, path), {})[rnd] = kv
-paths = ["tcp-veth", "tcp-lo", "unix", "shunt"]
+paths = ["tcp-veth", "tcp-lo", "unix", "shunt", "bridge"]
 names = []
 for (n, p) in rows:
     if n not in names:
@@ -271,7 +302,7 @@ set xtics rotate by -30
 set yrange [0:*]
 set grid ytics
 set key top left autotitle columnhead
-plot "$OUT/ratios.dat" using 2:xtic(1), "" using 3, "" using 4, 1 with lines lc rgb "black" notitle
+plot "$OUT/ratios.dat" using 2:xtic(1), "" using 3, "" using 4, "" using 5, 1 with lines lc rgb "black" notitle
 GP
 	echo "chart: $OUT/ratios.png"
 else

@@ -137,6 +137,7 @@ static __always_inline int br_connect(struct bpf_sock_addr *ctx, int v6)
 	o->port = bpf_ntohs(ctx->user_port);
 	o->net_id = d->net_id;
 	o->ep_id = d->ep_id;
+	o->via6 = v6 && k.addr.family == SHUNT_AF_INET6;
 	if (!v6) {
 		ctx->user_ip4 = bpf_htonl(0x7f000001);
 	} else if (k.addr.family == SHUNT_AF_INET) {
@@ -225,6 +226,7 @@ static __always_inline void br_on_connect(struct bpf_sock_ops *skops)
 		return;
 	k.netns = bpf_get_netns_cookie(skops);
 	k.port = skops->local_port;
+	k.family = o->via6 ? SHUNT_AF_INET6 : SHUNT_AF_INET;
 	bpf_map_update_elem(&shunt_br_handover, &k, o, BPF_ANY);
 }
 

@@ -398,7 +398,8 @@ struct shunt_br_agent {
 struct shunt_br_orig {
 	struct shunt_addr addr;
 	__u16 port;		/* host order */
-	__u16 pad;
+	__u8 via6;		/* steered to ::1 (else 127.0.0.1, also from v4-mapped) */
+	__u8 pad;
 	__u32 net_id;
 	__u32 ep_id;
 	__u32 pad2;
@@ -407,7 +408,9 @@ struct shunt_br_orig {
 struct shunt_br_handover_key {
 	__u64 netns;
 	__u16 port;		/* the steered socket's local port, host order */
-	__u16 pad[3];
+	__u8 family;		/* SHUNT_AF_INET6 if it came to ::1, else SHUNT_AF_INET:
+				 * a v4 and a v6 socket may share a port number */
+	__u8 pad[5];
 };
 
 /*

@@ -232,6 +232,8 @@ static void *out_conn(void *p)
 		goto fail;
 	k.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
 					       ((struct sockaddr_in6 *)&ss)->sin6_port);
+	/* v4-mapped clients arrive on the IPv4 listener: AF_INET, as BPF keyed them */
+	k.family = ss.ss_family == AF_INET6 ? SHUNT_AF_INET6 : SHUNT_AF_INET;
 	if (bpf_map_lookup_and_delete_elem(a->c.br_handover_fd, &k, &o)) {
 		stat = SHUNT_BR_NO_ORIG;	/* not steered: nobody dials us directly */
 		goto fail;

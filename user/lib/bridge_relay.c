@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <linux/vm_sockets.h>
 
 #include "bridge.h"
+#include "internal.h"
 #include "loader.h"
 #include "log.h"
 
@@ -32,7 +34,36 @@ struct relay {
 	const struct shunt_br_relay_opts *o;
 	struct shunt_br_run run;
 	int vsock_fd;
+	/* The host's table as of cfg.seq: every table write bumps seq, so a
+	 * request always checks against the table as it is now. */
+	pthread_mutex_t lock;
+	struct ep_table t;
+	__u32 seq;
+	bool have;
 };
+
+/* Locks r->lock and brings r->t up to date: 0, or -errno (unlocked). */
+static int table_lock(struct relay *r)
+{
+	struct shunt_cfg cfg;
+	struct ep_table t;
+	int err;
+
+	pthread_mutex_lock(&r->lock);
+	err = shunt_get_cfg(&r->c, &cfg);
+	if (!err && (!r->have || cfg.seq != r->seq)) {
+		err = shunt_ep_read(&r->c, &t);
+		if (!err) {
+			ep_table_free(&r->t);
+			r->t = t;
+			r->seq = cfg.seq;
+			r->have = true;
+		}
+	}
+	if (err)
+		pthread_mutex_unlock(&r->lock);
+	return err;
+}
 
 struct rconn {
 	struct relay *r;
@@ -74,8 +105,8 @@ static void send_reply(int fd, int status, const char *text, const char *vm)
 		shunt_write_full(fd, text, len, HDR_MS);
 }
 
-/* LIST: every VM endpoint of the networks the asking VM is in. */
-static void serve_list(struct relay *r, int fd, const char *src, const struct ep_table *t)
+/* LIST: every VM endpoint of the networks the asking VM is in, as JSON. */
+static char *list_json(const char *src, const struct ep_table *t)
 {
 	struct ep_table out = {};
 	char *json;
@@ -85,25 +116,17 @@ static void serve_list(struct relay *r, int fd, const char *src, const struct ep
 			ep_table_add(&out, &t->eps[i]);
 	json = ep_table_to_json(&out);
 	ep_table_free(&out);
-	if (!json) {
-		send_reply(fd, SHUNT_BR_S_BAD_HEADER, NULL, src);
-		return;
-	}
-	send_reply(fd, SHUNT_BR_S_OK, json, src);
-	free(json);
-	shunt_br_count(&r->run, SHUNT_BR_LISTS);
+	return json;
 }
 
-/* OPEN: 0 with the destination's fd in *out, else a status to reply. */
+/* OPEN, against the table: a status to reply if not OK. */
 static int check_open(struct relay *r, const char *src, const struct shunt_br_hdr *h,
-		      const struct ep_table *t, int *out)
+		      const struct ep_table *t)
 {
-	const struct shunt_br_vm *dst = vm_by_name(r, h->dst_vm);
 	struct shunt_addr addr;
 	bool ok = false;
-	int fd;
 
-	if (!dst)
+	if (!vm_by_name(r, h->dst_vm))
 		return SHUNT_BR_S_UNKNOWN_VM;
 	shunt_br_hdr_addr(h, &addr);
 	for (int i = 0; i < t->n && !ok; i++) {
@@ -118,10 +141,6 @@ static int check_open(struct relay *r, const char *src, const struct shunt_br_hd
 		return SHUNT_BR_S_NOT_EP;
 	if (!in_network(t, src, h->network))
 		return SHUNT_BR_S_NETWORK;
-	fd = shunt_xport_dial_guest(&dst->x, r->o->port, DIAL_MS);
-	if (fd < 0)
-		return SHUNT_BR_S_DST_DOWN;
-	*out = fd;
 	return SHUNT_BR_S_OK;
 }
 
@@ -130,7 +149,6 @@ static void *relay_conn(void *p)
 	struct rconn rc = *(struct rconn *)p;
 	struct relay *r = rc.r;
 	struct shunt_br_hdr h;
-	struct ep_table t = {};
 	int err, status, dst = -1;
 
 	free(p);
@@ -153,16 +171,27 @@ static void *relay_conn(void *p)
 		send_reply(rc.fd, SHUNT_BR_S_BAD_HEADER, NULL, NULL);
 		goto out;
 	}
-	/* The table as it is now: an endpoint deleted a moment ago is gone. */
-	if (shunt_ep_read(&r->c, &t)) {
+	if (table_lock(r)) {
 		pr_warn("bridge relay: %s\n", shunt_strerror());
 		goto out;
 	}
 	if (h.type == SHUNT_BR_T_LIST) {
-		serve_list(r, rc.fd, rc.src->name, &t);
+		char *json = list_json(rc.src->name, &r->t);
+
+		pthread_mutex_unlock(&r->lock);	/* never send under the lock */
+		send_reply(rc.fd, json ? SHUNT_BR_S_OK : SHUNT_BR_S_BAD_HEADER, json, rc.src->name);
+		if (json)
+			shunt_br_count(&r->run, SHUNT_BR_LISTS);
+		free(json);
 		goto out;
 	}
-	status = check_open(r, rc.src->name, &h, &t, &dst);
+	status = check_open(r, rc.src->name, &h, &r->t);
+	pthread_mutex_unlock(&r->lock);
+	if (status == SHUNT_BR_S_OK) {
+		dst = shunt_xport_dial_guest(&vm_by_name(r, h.dst_vm)->x, r->o->port, DIAL_MS);
+		if (dst < 0)
+			status = SHUNT_BR_S_DST_DOWN;
+	}
 	if (status != SHUNT_BR_S_OK) {
 		shunt_br_count(&r->run, shunt_br_status_stat(status));
 		send_reply(rc.fd, status, NULL, NULL);
@@ -177,12 +206,10 @@ static void *relay_conn(void *p)
 		goto out;
 	}
 	shunt_br_count(&r->run, SHUNT_BR_RELAYED);
-	ep_table_free(&t);
 	shunt_br_pump_raw(rc.fd, dst);	/* the destination agent's reply passes through */
 	shunt_br_spawned_done(&r->run);
 	return NULL;
 out:
-	ep_table_free(&t);
 	close(rc.fd);
 	shunt_br_spawned_done(&r->run);
 	return NULL;
@@ -199,6 +226,7 @@ int shunt_bridge_relay(const char *pin_dir, const struct shunt_br_relay_opts *o)
 		return shunt_set_error(ENOMEM, "out of memory");
 	r->o = o;
 	r->vsock_fd = -1;
+	pthread_mutex_init(&r->lock, NULL);
 	if (!vms->n) {
 		free(r);
 		return shunt_set_error(EINVAL, "no VMs: give --vms FILE or --vm NAME=TRANSPORT");
@@ -282,6 +310,7 @@ out:
 	free(pf);
 	shunt_br_flush(&r->run);
 	shunt_close(&r->c);
+	ep_table_free(&r->t);
 	free(r);
 	return err;
 }
