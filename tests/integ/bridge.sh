@@ -71,6 +71,7 @@ start_agent() {
 	# nsenter, not ip netns exec: that remounts /sys, hiding bpffs.
 	local x=unix:$BRD/vm$vm
 	[ "$vm" = a ] && [ -n "${HYBRID:-}" ] && x=unix:$BRD/vma-guest
+	[ "$vm" = a ] && [ -n "${VSOCK:-}" ] && x=vsock:1
 	nsenter --net="/run/netns/$ns" "$SHUNT_BIN" --pin-dir "$pin" bridge --transport "$x" \
 		--refresh 1 "$@" >> "$TMPD/agent-$vm.log" 2>&1 &
 	PIDS+=($!)
@@ -116,6 +117,7 @@ bridge_setup() {
 			"$BRD/vma.vsock" "$BRD/vma-guest" 9327 9328
 		wait_ready "$TMPD/vmm.log"
 	fi
+	[ -n "${VSOCK:-}" ] && VMA_X=vsock:1	# real AF_VSOCK, vsock_loopback
 	start_relay
 	start_agent a
 	start_agent b

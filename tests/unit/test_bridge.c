@@ -130,13 +130,17 @@ static void test_xport(void **state)
 	assert_int_equal(x.kind, SHUNT_XP_VSOCK);
 	assert_int_equal(x.cid, SHUNT_BR_HOST_CID);
 	assert_int_equal(shunt_xport_parse("vsock", true, &x), -EINVAL);	/* the relay names a CID */
+	assert_int_equal(shunt_xport_parse("vsock:1", false, &x), 0);	/* vsock_loopback, tests */
+	assert_int_equal(x.cid, 1);
+	assert_int_equal(shunt_xport_parse("vsock:3", false, &x), -EINVAL);	/* not a host */
 	assert_int_equal(shunt_xport_parse("vsock:3", true, &x), 0);
 	assert_int_equal(x.cid, 3);
 	shunt_xport_format(&x, buf, sizeof(buf));
 	assert_string_equal(buf, "vsock:3");
-	/* 0 hypervisor, 1 local, 2 host, -1U any: not a guest */
+	/* 0 hypervisor, 2 host, -1U any: not a guest */
 	assert_int_equal(shunt_xport_parse("vsock:2", true, &x), -EINVAL);
-	assert_int_equal(shunt_xport_parse("vsock:1", true, &x), -EINVAL);
+	assert_int_equal(shunt_xport_parse("vsock:1", true, &x), 0);	/* vsock_loopback, tests */
+	assert_int_equal(shunt_xport_parse("vsock:0", true, &x), -EINVAL);
 	assert_int_equal(shunt_xport_parse("vsock:4294967295", true, &x), -EINVAL);
 	assert_int_equal(shunt_xport_parse("vsock:-3", true, &x), -EINVAL);
 	assert_int_equal(shunt_xport_parse("vsock:3x", true, &x), -EINVAL);

@@ -73,7 +73,7 @@ static const struct cli_opt status_opts[] = {
 };
 static const struct cli_opt bridge_opts[] = {
 	{ "--host", NULL, "run the relay (on the host), not an agent" },
-	{ "--transport", "T", "agent: vsock (default) or unix:PATH (tests, a VM stand-in)" },
+	{ "--transport", "T", "agent: vsock (default; vsock:1 is vsock_loopback, for tests) or unix:PATH (a VM stand-in)" },
 	{ "--vms", "FILE", "relay: the VMs, \"NAME TRANSPORT\" per line (vsock:CID, hybrid:PATH, unix:PATH)" },
 	{ "--vm", "NAME=T", "relay: one VM (repeatable)" },
 	{ "--port", "N", "the agents' port: vsock and TCP listener on loopback (default 9327)" },

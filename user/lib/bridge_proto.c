@@ -222,11 +222,19 @@ int shunt_xport_parse(const char *s, bool relay_side, struct shunt_xport *x)
 		x->cid = SHUNT_BR_HOST_CID;
 		return 0;
 	}
-	if (!strncmp(s, "vsock:", 6) && relay_side) {
+	if (!strncmp(s, "vsock:", 6)) {
 		x->kind = SHUNT_XP_VSOCK;
-		/* 0 hypervisor, 1 local, 2 host, -1U any: none is a guest */
-		if (parse_u32(s + 6, &x->cid) || x->cid < 3 || x->cid == 0xffffffffu)
-			return shunt_set_error(EINVAL, "transport \"%s\": a guest's CID is a number from 3 to 4294967294", s);
+		/*
+		 * The agent names the host's CID (2), the relay a guest's (3 and
+		 * up).  1 is vsock_loopback: both ends in one kernel, which is
+		 * how a QEMU guest tests the real transport (t_bridge_vsock).
+		 * 0 (hypervisor) and -1U (any) are never a peer.
+		 */
+		if (parse_u32(s + 6, &x->cid) || x->cid == 0 || x->cid == 0xffffffffu ||
+		    (relay_side ? x->cid == SHUNT_BR_HOST_CID : x->cid > SHUNT_BR_HOST_CID))
+			return shunt_set_error(EINVAL, relay_side ?
+					       "transport \"%s\": a guest's CID is 3 to 4294967294 (1: vsock_loopback, for tests)" :
+					       "transport \"%s\": the host's CID is 2 (1: vsock_loopback, for tests)", s);
 		return 0;
 	}
 	if (!strncmp(s, "unix:", 5)) {
@@ -239,7 +247,7 @@ int shunt_xport_parse(const char *s, bool relay_side, struct shunt_xport *x)
 	if (!path)
 		return shunt_set_error(EINVAL, relay_side ?
 				       "transport \"%s\": expected vsock:CID, hybrid:PATH or unix:PATH" :
-				       "transport \"%s\": expected vsock or unix:PATH", s);
+				       "transport \"%s\": expected vsock, vsock:CID or unix:PATH", s);
 	if (path[0] != '/')
 		return shunt_set_error(EINVAL, "transport \"%s\": the path must be absolute", s);
 	/* room for "_<port>" after it in a sun_path */

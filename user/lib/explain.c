@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
@@ -534,6 +535,39 @@ static void verdict(struct shunt_explain *e, const struct ep_table *t,
 		 e->src.endpoint, e->dst.endpoint, e->src.network);
 }
 
+/* Another VM's endpoint: what the bridge's connect hook does with it. */
+static void bridge_note(struct shunt_ctx *c, __u32 gen, const struct shunt_addr *dst,
+			const struct ep_table *t, struct shunt_explain *e)
+{
+	struct shunt_br_dst_key k = { .gen = gen, .addr = *dst };
+	const struct endpoint *ep;
+	struct shunt_br_agent ag = {};
+	struct shunt_br_dst_val v;
+	struct timespec ts;
+	__u32 zero = 0;
+	char a[64];
+	bool alive;
+
+	if (e->note[0] || bpf_map_lookup_elem(c->br_dst_fd, &k, &v))
+		return;
+	ep = ep_by_id(t, v.ep_id);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	alive = !bpf_map_lookup_elem(c->br_agent_fd, &zero, &ag) && ag.port &&
+		ts.tv_sec * 1000000000ull + ts.tv_nsec - ag.heartbeat_ns < SHUNT_BR_HEARTBEAT_NS;
+	addr_format(dst, a, sizeof(a));
+	if (!v.ep_id)
+		snprintf(e->note, sizeof(e->note),
+			 "%s is an endpoint of other VMs in two networks: connect() is not steered to the bridge (fallback_ambiguous)", a);
+	else if (alive)
+		snprintf(e->note, sizeof(e->note),
+			 "%s is endpoint %s of VM %s: connect() from the agent's netns in an attached cgroup is steered to the bridge agent (pid %u, 127.0.0.1:%u)",
+			 a, ep ? ep->name : "?", ep ? ep->vm : "?", ag.pid, ag.port);
+	else
+		snprintf(e->note, sizeof(e->note),
+			 "%s is endpoint %s of VM %s: no live bridge agent, so connect() is not steered and the VM's network carries it (fallback_no_agent)",
+			 a, ep ? ep->name : "?", ep ? ep->vm : "?");
+}
+
 int shunt_explain(struct shunt_ctx *c, const struct shunt_explain_query *q,
 		  struct shunt_explain *e)
 {
@@ -602,6 +636,7 @@ int shunt_explain(struct shunt_ctx *c, const struct shunt_explain_query *q,
 	side_cgroups(c, &e->src, &procs, mnt);
 	side_cgroups(c, &e->dst, &procs, mnt);
 	verdict(e, &t, q);
+	bridge_note(c, before.gen, &q->dst, &t, e);
 out:
 	free(procs.p);
 	ep_table_free(&t);
