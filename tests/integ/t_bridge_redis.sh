@@ -35,7 +35,4 @@ sleep 1.5	# both flushed their counters
 [ "$(br_counter "$PIN" relayed)" = "$(br_counter "$PIN_A" opened)" ] ||
 	fail "relayed $(br_counter "$PIN" relayed), opened $(br_counter "$PIN_A" opened)"
 [ "$(br_counter "$PIN_A" aborted)" = 0 ] || fail "connections aborted: $(br_counter "$PIN_A" aborted)"
-echo "redis over the bridge ok: $(echo "$out" | tr '
-' '
-' | grep 'requests per second' | tr '
-' ' ')"
+echo "redis over the bridge ok: $(echo "$out" | tr '\r' '\n' | grep 'requests per second' | tr '\n' ' ')"
