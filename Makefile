@@ -56,7 +56,8 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR  ?= /etc
 CNIDIR      ?= /opt/cni/bin
-UNITS       := shunt.service shunt-netns.path shunt-netns.service shunt-metrics.service
+UNITS       := shunt.service shunt-netns.path shunt-netns.service shunt-metrics.service \
+	       shunt-bridge.service shunt-relay.service
 HOOK_STAGES := createRuntime poststart poststop
 .DELETE_ON_ERROR:
 
@@ -209,7 +210,7 @@ install: $(OUTPUT)/shunt $(OUTPUT)/shunt-cni $(OUTPUT)/shunt.8 $(addprefix $(OUT
 		printf '{"version": "1.0.0", "hook": {"path": "%s", "args": ["shunt", "oci-hook", "%s", "--log", "/var/log/shunt-hook.log"]}, "when": {"always": true}, "stages": ["%s"]}\n' \
 		"$(SBINDIR)/shunt" $$st $$st > $(DESTDIR)$(DATADIR)/shunt/hooks.d/shunt-$$st.json; done
 	$(Q)# The example configuration, never over an operator's own.
-	$(Q)for f in endpoints.json cgroups; do [ -e $(DESTDIR)$(SYSCONFDIR)/shunt/$$f ] || \
+	$(Q)for f in endpoints.json cgroups vms; do [ -e $(DESTDIR)$(SYSCONFDIR)/shunt/$$f ] || \
 		install -D -m 0644 scripts/etc/$$f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f; done
 	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/default/shunt ] || \
 		install -D -m 0644 scripts/etc/default $(DESTDIR)$(SYSCONFDIR)/default/shunt
@@ -221,7 +222,7 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/shunt $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
 		$(patsubst %,$(DESTDIR)$(DATADIR)/shunt/hooks.d/shunt-%.json,$(HOOK_STAGES))
 	$(Q)rmdir $(DESTDIR)$(DATADIR)/shunt/hooks.d $(DESTDIR)$(DATADIR)/shunt 2>/dev/null || true
-	$(Q)for f in endpoints.json cgroups; do cmp -s scripts/etc/$$f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f && \
+	$(Q)for f in endpoints.json cgroups vms; do cmp -s scripts/etc/$$f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f && \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/shunt/$$f; done; rmdir $(DESTDIR)$(SYSCONFDIR)/shunt 2>/dev/null || true
 	$(Q)cmp -s scripts/etc/default $(DESTDIR)$(SYSCONFDIR)/default/shunt && \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/default/shunt || true
@@ -234,7 +235,7 @@ deb: all
 	$(Q)rm -rf $(OUTPUT)/deb $(OUTPUT)/shunt_*.deb && mkdir -p $(OUTPUT)/deb/root/DEBIAN
 	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(abspath $(OUTPUT))/deb/root PREFIX=/usr \
 		UNITDIR=/lib/systemd/system CNIDIR=/usr/lib/cni SYSCONFDIR=/etc
-	$(Q)printf '%s\n' /etc/shunt/endpoints.json /etc/shunt/cgroups /etc/default/shunt > $(OUTPUT)/deb/root/DEBIAN/conffiles
+	$(Q)printf '%s\n' /etc/shunt/endpoints.json /etc/shunt/cgroups /etc/shunt/vms /etc/default/shunt > $(OUTPUT)/deb/root/DEBIAN/conffiles
 	$(Q)deps=$$(bash scripts/deb-depends.sh $(OUTPUT)/shunt $(OUTPUT)/shunt-cni) && \
 	printf 'Package: shunt\nVersion: %s\nArchitecture: %s\nMaintainer: shunt developers <shunt@localhost>\nDepends: %s\nRecommends: bpftool, iproute2\nSection: net\nPriority: optional\nHomepage: https://example.invalid/shunt\nDescription: TCP between partitions of one host without the network stack\n shunt redirects established TCP connections between network namespaces,\n containers and VMs of one host straight into the peer socket with eBPF\n (sock_ops, sk_msg, sockhash), when both ends are registered endpoints.\n' \
 		"$(DEB_VERSION)" "$(DEB_ARCH)" "$$deps" > $(OUTPUT)/deb/root/DEBIAN/control

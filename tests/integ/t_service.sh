@@ -10,10 +10,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 U=$TMPD/units
 make --no-print-directory -s "OUTPUT=$TMPD/out" SBINDIR="$OUT" SYSCONFDIR="$TMPD/etc" \
-	$(for u in shunt.service shunt-netns.path shunt-netns.service shunt-metrics.service; do echo "$TMPD/out/install/$u"; done) >/dev/null
+	$(for u in shunt.service shunt-netns.path shunt-netns.service shunt-metrics.service shunt-bridge.service shunt-relay.service; do echo "$TMPD/out/install/$u"; done) >/dev/null
 mkdir -p "$U" && cp "$TMPD"/out/install/* "$U/"
 if command -v systemd-analyze >/dev/null; then
-	systemd-analyze verify --man=no "$U"/shunt.service "$U"/shunt-netns.path "$U"/shunt-netns.service "$U"/shunt-metrics.service > "$TMPD/verify.log" 2>&1 ||
+	systemd-analyze verify --man=no "$U"/shunt.service "$U"/shunt-netns.path "$U"/shunt-netns.service "$U"/shunt-metrics.service "$U"/shunt-bridge.service "$U"/shunt-relay.service > "$TMPD/verify.log" 2>&1 ||
 		{ cat "$TMPD/verify.log" >&2; fail "systemd-analyze verify"; }
 	! grep -v 'not found\|Failed to\|Cannot add dependency\|sys-fs-bpf.mount' "$TMPD/verify.log" | grep -q . ||
 		{ cat "$TMPD/verify.log" >&2; fail "systemd-analyze verify found problems"; }
