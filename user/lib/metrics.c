@@ -15,6 +15,7 @@
 
 #include "feature.h"
 #include "loader.h"
+#include "bridge.h"
 #include "metrics.h"
 
 /* --- the emitter ---------------------------------------------------------- */
@@ -392,6 +393,57 @@ static void emit_gauges(struct shunt_metrics *m, const struct shunt_status *s)
 		    s->fc_bound);
 }
 
+/*
+ * The vsock bridge's counters (shunt status, bridge): steering decisions,
+ * bytes each way, rejections by reason, and the rest as connection
+ * events, each a family with one label; the agent's liveness as a gauge.
+ */
+static void emit_bridge(struct shunt_metrics *m, const struct shunt_status *s)
+{
+	static const struct {
+		const char *prefix, *family, *label, *help;
+		size_t strip;
+	} fams[] = {
+		{ "steered", "shunt_bridge_steering_total", "decision",
+		  "connect() calls to another VM's endpoint, by what the connect hook did (steered, or fallback to the network and why).", 0 },
+		{ "fallback_", "shunt_bridge_steering_total", "decision", NULL, 9 },
+		{ "bytes_", "shunt_bridge_bytes_total", "direction",
+		  "Bytes the bridge agent moved: out of local applications, in to them.", 6 },
+		{ "rejected_", "shunt_bridge_rejected_total", "reason",
+		  "Bridge requests refused, by reason.", 9 },
+		{ "", "shunt_bridge_connections_total", "event",
+		  "Bridged connections by event: opened and accepted by an agent, relayed, aborted, refused, relay or destination down, lists served.", 0 },
+	};
+	bool done_family[sizeof(fams) / sizeof(fams[0])] = {};
+
+	one(m, "shunt_bridge_agent_up", SHUNT_METRIC_GAUGE,
+	    "1 if this instance's bridge agent is alive (its connect hook steers), else 0.", s->agent_alive);
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		if (done_family[f])
+			continue;
+		shunt_metrics_family(m, fams[f].family, SHUNT_METRIC_COUNTER, fams[f].help);
+		for (size_t g = f; g < sizeof(fams) / sizeof(fams[0]); g++) {
+			if (strcmp(fams[g].family, fams[f].family))
+				continue;
+			done_family[g] = true;
+			for (int i = 0; i < SHUNT_BR_MAX; i++) {
+				const char *n = shunt_br_stat_names[i];
+				size_t k;
+
+				/* the first family whose prefix matches owns the counter */
+				for (k = 0; k < sizeof(fams) / sizeof(fams[0]); k++)
+					if (!strncmp(n, fams[k].prefix, strlen(fams[k].prefix)))
+						break;
+				if (k == g) {
+					struct shunt_metric_label l[] = { { fams[g].label, n + fams[g].strip }, { NULL } };
+
+					shunt_metrics_sample(m, l, s->br[i]);
+				}
+			}
+		}
+	}
+}
+
 static void emit_up(struct shunt_metrics *m, bool up)
 {
 	one(m, "shunt_up", SHUNT_METRIC_GAUGE,
@@ -433,6 +485,7 @@ int shunt_metrics_collect(struct shunt_metrics *m, const char *pin_dir, bool *up
 	if (err)
 		goto down;
 	emit_counters(&body, s);
+	emit_bridge(&body, s);
 	if (body.oom) {
 		err = shunt_set_error(ENOMEM, "out of memory");
 		goto down;
