@@ -169,7 +169,6 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 }
 
 #include "lib/observe.h"
-#include "lib/bridge.h"
 
 /* Bits of the conn word that belong to this socket and to its peer. */
 static __always_inline __u32 rx_bit(int active)
@@ -261,6 +260,8 @@ static __always_inline int sockops_addr(struct bpf_sock_ops *skops, int local,
 	}
 	return -1;
 }
+
+#include "lib/bridge.h"
 
 /*
  * Returns the stat index saying why the connection stays on TCP, or

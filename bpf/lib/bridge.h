@@ -4,7 +4,8 @@
  * endpoint in another VM to the local agent at connect time, hand its
  * original destination to the agent, and show the application the address
  * it dialled.  Layouts and the reasons are in include/shunt/shunt.h;
- * docs/bridge.md has the design.  Included once, by bpf/shunt.bpf.c.
+ * docs/bridge.md has the design.  Included once, by bpf/shunt.bpf.c, after
+ * sockops_addr().
  *
  * Program types and helpers used, all in 6.1: cgroup/connect4/6 (4.17),
  * getpeername4/6 (5.8), bpf_sk_lookup_tcp from sock_addr (5.2),
@@ -209,8 +210,8 @@ int shunt_getpeername6(struct bpf_sock_addr *ctx)
 }
 
 /*
- * sock_ops TCP_CONNECT_CB: the SYN is about to leave, the local port is
- * set.  Publish the original destination for the agent's accept(), which
+ * sock_ops TCP_CONNECT_CB: the SYN is about to leave, the local address
+ * and port are set.  Publish the original destination for the agent's accept(), which
  * cannot happen before the handshake completes.
  */
 static __always_inline void br_on_connect(struct bpf_sock_ops *skops)
@@ -222,11 +223,10 @@ static __always_inline void br_on_connect(struct bpf_sock_ops *skops)
 	if (!sk)
 		return;
 	o = bpf_sk_storage_get(&shunt_br_sk, sk, 0, 0);
-	if (!o)
+	if (!o || sockops_addr(skops, 1, &k.src))
 		return;
 	k.netns = bpf_get_netns_cookie(skops);
 	k.port = skops->local_port;
-	k.family = o->via6 ? SHUNT_AF_INET6 : SHUNT_AF_INET;
 	bpf_map_update_elem(&shunt_br_handover, &k, o, BPF_ANY);
 }
 

@@ -392,8 +392,8 @@ struct shunt_br_agent {
  * The original destination of a steered socket: in its socket storage
  * (shunt_br_sk, for getpeername) and, from its SYN on (TCP_CONNECT_CB,
  * when its port is known and before the agent can accept it), in
- * shunt_br_handover under (netns, client port), which the agent reads and
- * deletes on accept.
+ * shunt_br_handover under (netns, client address and port), which the
+ * agent reads and deletes on accept.
  */
 struct shunt_br_orig {
 	struct shunt_addr addr;
@@ -407,10 +407,10 @@ struct shunt_br_orig {
 
 struct shunt_br_handover_key {
 	__u64 netns;
-	__u16 port;		/* the steered socket's local port, host order */
-	__u8 family;		/* SHUNT_AF_INET6 if it came to ::1, else SHUNT_AF_INET:
-				 * a v4 and a v6 socket may share a port number */
-	__u8 pad[5];
+	struct shunt_addr src;	/* the steered socket's local address (v4-mapped as IPv4) */
+	__u16 port;		/* and port, host order: the whole of what the agent's
+				 * accept() sees of it, so no other socket can claim it */
+	__u8 pad[2];
 };
 
 /*

@@ -230,10 +230,20 @@ static void *out_conn(void *p)
 	shunt_br_arm_reset(cn.fd);
 	if (getpeername(cn.fd, (struct sockaddr *)&ss, &sl))
 		goto fail;
-	k.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-					       ((struct sockaddr_in6 *)&ss)->sin6_port);
-	/* v4-mapped clients arrive on the IPv4 listener: AF_INET, as BPF keyed them */
-	k.family = ss.ss_family == AF_INET6 ? SHUNT_AF_INET6 : SHUNT_AF_INET;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		__u32 w[4] = { s4->sin_addr.s_addr };
+
+		shunt_addr_set(&k.src, 0, w);
+		k.port = ntohs(s4->sin_port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		__u32 w[4];
+
+		memcpy(w, &s6->sin6_addr, sizeof(w));
+		shunt_addr_set(&k.src, 1, w);
+		k.port = ntohs(s6->sin6_port);
+	}
 	if (bpf_map_lookup_and_delete_elem(a->c.br_handover_fd, &k, &o)) {
 		stat = SHUNT_BR_NO_ORIG;	/* not steered: nobody dials us directly */
 		goto fail;
