@@ -1,5 +1,6 @@
 #!/bin/bash
-# What the bridge refuses, and how it shows.  A refused destination port
+# What the bridge refuses, and how it shows.  A refused destination port,
+# or an endpoint address that answers nothing (a reset within seconds),
 # is a reset at the application's first read (its connect already
 # succeeded: the agent answered it).  A guest that speaks to the relay by
 # hand cannot reach an address of another VM that is not a registered
@@ -17,6 +18,18 @@ out=$(in_ns "$VMA" "$CGA" python3 "$FLOW" first-read 10.2.0.2 7599)
 grep -q '^read: reset' <<< "$out" || fail "a refused port: $out"
 br_wait_counter "$PIN_B" refused 1
 br_wait_counter "$PIN_A" refused 1
+
+# An endpoint whose address answers nothing (registered, but no host has
+# it): the destination agent's connect times out or fails within seconds,
+# and the client gets a reset, never a hang.
+shunt endpoint add b3 10.2.0.5 --vm vmb --network n1
+for i in $(seq 50); do sa endpoint list | grep -q '^b3 ' && sb endpoint list >/dev/null && break; sleep 0.1; done
+sleep 1.5	# vmb's agent refreshes its own list too
+t0=$SECONDS
+out=$(in_ns "$VMA" "$CGA" timeout 30 python3 "$FLOW" first-read 10.2.0.5 7000)
+grep -q '^read: reset' <<< "$out" || fail "an unreachable endpoint: $out"
+log "unreachable endpoint: reset after $((SECONDS - t0)) s"
+br_wait_counter "$PIN_B" refused 2
 
 # An address of vmb that is no endpoint is not steered at all: the VM's
 # own network answers (here: no route).
@@ -42,7 +55,7 @@ br_wait_counter "$PIN" rejected_not_endpoint 2
 br_wait_counter "$PIN" rejected_network 1
 br_wait_counter "$PIN" rejected_unknown_vm 1
 br_wait_counter "$PIN" rejected_header 3
-[ "$(br_counter "$PIN" relayed)" = 1 ] || fail "relayed: $(br_counter "$PIN" relayed) (only the refused port's)"
+[ "$(br_counter "$PIN" relayed)" = 2 ] || fail "relayed: $(br_counter "$PIN" relayed) (only the refused port's and the unreachable one's)"
 
 # As the relay, to vmb's agent.
 A=$BRD/vmb
