@@ -1,8 +1,8 @@
 #!/bin/bash
 # What the bridge refuses, and how it shows.  A refused destination port,
-# or an endpoint address that answers nothing (a reset within seconds),
-# is a reset at the application's first read (its connect already
-# succeeded: the agent answered it).  A guest that speaks to the relay by
+# or an endpoint address that answers nothing, is a reset at the
+# application's first read, within seconds (its connect already succeeded:
+# the agent answered it).  A guest that speaks to the relay by
 # hand cannot reach an address of another VM that is not a registered
 # endpoint, another network, an unknown VM, or pose as another VM; one
 # that pretends to be the relay at an agent cannot make it connect to an
