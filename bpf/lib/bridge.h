@@ -97,6 +97,29 @@ static __always_inline int br_agent_port(struct bpf_sock_addr *ctx, int v6)
 	return ag->port;
 }
 
+/*
+ * Writes @a (network order words, IPv4 in a[0]) and @port as the address
+ * of a sock_addr call: IPv4 for a v4 socket, v4-mapped or IPv6 for a v6 one.
+ */
+static __always_inline void br_set_addr(struct bpf_sock_addr *ctx, int v6, int a_v6,
+					__u32 a0, __u32 a1, __u32 a2, __u32 a3, __u16 port)
+{
+	if (!v6) {
+		ctx->user_ip4 = a0;
+	} else if (!a_v6) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+		ctx->user_ip6[3] = a0;
+	} else {
+		ctx->user_ip6[0] = a0;
+		ctx->user_ip6[1] = a1;
+		ctx->user_ip6[2] = a2;
+		ctx->user_ip6[3] = a3;
+	}
+	ctx->user_port = bpf_htons(port);
+}
+
 static __always_inline int br_connect(struct bpf_sock_addr *ctx, int v6)
 {
 	struct shunt_br_dst_key k = {};
@@ -139,21 +162,8 @@ static __always_inline int br_connect(struct bpf_sock_addr *ctx, int v6)
 	o->net_id = d->net_id;
 	o->ep_id = d->ep_id;
 	o->via6 = v6 && k.addr.family == SHUNT_AF_INET6;
-	if (!v6) {
-		ctx->user_ip4 = bpf_htonl(0x7f000001);
-	} else if (k.addr.family == SHUNT_AF_INET) {
-		/* a dual-stack socket dialling ::ffff:a.b.c.d */
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
-		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
-	} else {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = 0;
-		ctx->user_ip6[3] = bpf_htonl(1);
-	}
-	ctx->user_port = bpf_htons(port);
+	/* 127.0.0.1 (also as ::ffff:127.0.0.1 for a dual-stack socket), or ::1 */
+	br_set_addr(ctx, v6, o->via6, bpf_htonl(o->via6 ? 0 : 0x7f000001), 0, 0, bpf_htonl(1), port);
 	br_stat(SHUNT_BR_STEERED);
 	return 1;
 }
@@ -180,20 +190,8 @@ static __always_inline int br_getpeername(struct bpf_sock_addr *ctx, int v6)
 	o = bpf_sk_storage_get(&shunt_br_sk, ctx->sk, 0, 0);
 	if (!o)
 		return 1;
-	if (!v6) {
-		ctx->user_ip4 = o->addr.a[0];
-	} else if (o->addr.family == SHUNT_AF_INET) {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
-		ctx->user_ip6[3] = o->addr.a[0];
-	} else {
-		ctx->user_ip6[0] = o->addr.a[0];
-		ctx->user_ip6[1] = o->addr.a[1];
-		ctx->user_ip6[2] = o->addr.a[2];
-		ctx->user_ip6[3] = o->addr.a[3];
-	}
-	ctx->user_port = bpf_htons(o->port);
+	br_set_addr(ctx, v6, o->addr.family == SHUNT_AF_INET6, o->addr.a[0], o->addr.a[1],
+		    o->addr.a[2], o->addr.a[3], o->port);
 	return 1;
 }
 
