@@ -277,7 +277,7 @@ int shunt_open(struct shunt_ctx *c, const char *pin_dir)
 	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
 		*objs[i].fd = shunt_pin_open(pin_dir, objs[i].kind, objs[i].name);
 		if (*objs[i].fd < 0) {
-			err = shunt_set_error(errno, "%s/%s/%s: %s (incomplete instance? 'shunt unload' and load again)",
+			err = shunt_set_error(errno, "%s/%s/%s: %s (loaded by an earlier shunt? 'shunt load --upgrade'; else incomplete: 'shunt unload' and load again)",
 					      pin_dir, objs[i].kind, objs[i].name, strerror(errno));
 			goto fail;
 		}

@@ -27,6 +27,42 @@
  * the new programs, so new connections get them.  Map layouts must match:
  * libbpf refuses a reused map whose key or value size changed.
  */
+/*
+ * An attached cgroup gets every link this build attaches (a build that
+ * added programs, as the bridge's connect hooks, would otherwise leave
+ * cgroups attached before it without them until the next attach).  The
+ * caller holds the instance lock.  Returns how many cgroups were completed.
+ */
+static int complete_links(const char *pin_dir)
+{
+	char path[PATH_MAX], mnt[PATH_MAX], cg[PATH_MAX];
+	struct shunt_ctx c;
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (shunt_open(&c, pin_dir))
+		return 0;
+	shunt_cgroup2_mount(mnt, sizeof(mnt));
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
+	d = opendir(path);
+	while (d && mnt[0] && (de = readdir(d))) {
+		unsigned long long id;
+
+		if (sscanf(de->d_name, "cg_%llu", &id) != 1 ||
+		    !shunt_find_cgroup(mnt, id, cg, sizeof(cg), 0))
+			continue;
+		if (!shunt_attach(&c, cg, NULL))
+			n++;
+		else
+			pr_warn("upgrade: %s: %s\n", cg, shunt_strerror());
+	}
+	if (d)
+		closedir(d);
+	shunt_close(&c);
+	return n;
+}
+
 int shunt_upgrade(const char *pin_dir)
 {
 	char path[PATH_MAX + 300];
@@ -164,6 +200,8 @@ int shunt_upgrade(const char *pin_dir)
 	err = shunt_pin_programs(skel->obj, pin_dir);
 	if (!err && pinned_new)
 		pr_info("upgrade added %d map(s)\n", pinned_new);
+	if (!err)
+		complete_links(pin_dir);
 out:
 	shunt_bpf__destroy(skel);
 	close(lock);
