@@ -23,6 +23,19 @@ expect_err() {
 expect_err "not loaded" shunt status
 expect_err "not loaded" shunt endpoint list
 expect_err "unknown command" shunt frobnicate
+# the bridge's bad input (before anything is loaded: nothing to half-start)
+expect_err "unknown option --bogus" shunt bridge --bogus
+expect_err "--port needs a value" shunt bridge --port
+expect_err 'a port from 1 to 65535' shunt bridge --port 70000
+expect_err "the relay needs its VMs" shunt bridge --host
+expect_err 'expected vsock, vsock:CID or unix:PATH' shunt bridge --transport tcp:1
+expect_err "the host's CID is 2" shunt bridge --transport vsock:7
+expect_err "a guest's CID is 3 to" shunt bridge --host --vm web=vsock:2
+expect_err 'expected NAME=TRANSPORT' shunt bridge --host --vm web
+expect_err "the path must be absolute" shunt bridge --host --vm web=hybrid:relative.sock
+expect_err "VMs a and b have the same transport" shunt bridge --host --vm a=vsock:3 --vm b=vsock:3
+expect_err "are the relay's" shunt bridge --vm a=vsock:3
+expect_err "not loaded" shunt bridge --host --vm a=vsock:3
 expect_err "usage: shunt attach CGROUP" shunt attach
 expect_err "must be an absolute path" "$SHUNT_BIN" --pin-dir relative status
 expect_err "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$SHUNT_BIN" --pin-dir "$PIN" load

@@ -57,8 +57,14 @@ int cmd_bridge(struct cli_env *env, int argc, char **argv)
 			host = true;
 			continue;
 		}
+		if (strcmp(a, "--transport") && strcmp(a, "--vms") && strcmp(a, "--vm") &&
+		    strcmp(a, "--port") && strcmp(a, "--relay-port") && strcmp(a, "--refresh") &&
+		    strcmp(a, "--max-conns")) {
+			pr_warn("bridge: unknown option %s; see 'shunt help bridge'\n", a);
+			goto fail;
+		}
 		if (!v) {
-			pr_warn("bridge: %s needs a value (or is not an option); see 'shunt help bridge'\n", a);
+			pr_warn("bridge: %s needs a value; see 'shunt help bridge'\n", a);
 			goto fail;
 		}
 		i++;
@@ -89,13 +95,14 @@ int cmd_bridge(struct cli_env *env, int argc, char **argv)
 				goto fail;
 			}
 			ao.max_conns = ro.max_conns = n;
-		} else {
-			pr_warn("bridge: unknown option %s; see 'shunt help bridge'\n", a);
-			goto fail;
 		}
 	}
 	ro.port = ao.port;
 	ro.relay_port = ao.relay_port;
+	if (host && !vms_file && !ro.vms.n) {
+		pr_warn("bridge: the relay needs its VMs: --vms FILE or --vm NAME=TRANSPORT\n");
+		goto fail;
+	}
 	if (host) {
 		if (vms_file) {
 			char *text = slurp(vms_file);
