@@ -228,5 +228,6 @@ bool shunt_br_stopping(void);
  * at the limit (the caller closes what it had). */
 int shunt_br_spawn(struct shunt_br_run *r, void *(*fn)(void *), void *arg);
 void shunt_br_spawned_done(struct shunt_br_run *r);
+void shunt_br_raise_nofile(void);
 
 #endif

@@ -25,7 +25,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -377,8 +376,11 @@ static void accept_one(struct agent *a, int lfd, void *(*fn)(void *))
 	struct conn *cn;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			usleep(10000);	/* out of fds: not a busy loop on a readable listener */
 		return;
+	}
 	cn = malloc(sizeof(*cn));
 	if (cn)
 		*cn = (struct conn){ a, fd };
@@ -413,16 +415,6 @@ static int tcp_listen(int family, __u16 port)
 	return fd;
 }
 
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -453,7 +445,7 @@ int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 			goto out;
 		}
 	}
-	raise_nofile();
+	shunt_br_raise_nofile();
 	shunt_br_signals();
 	shunt_br_run_init(&a->run, &a->c, o->max_conns);
 	pf[0].fd = tcp_listen(AF_INET, o->port);

@@ -237,6 +237,7 @@ int shunt_bridge_relay(const char *pin_dir, const struct shunt_br_relay_opts *o)
 		return err;
 	}
 	shunt_br_signals();
+	shunt_br_raise_nofile();
 	shunt_br_run_init(&r->run, &r->c, o->max_conns);
 	pf = calloc(vms->n + 1, sizeof(*pf));
 	if (!pf) {
@@ -281,8 +282,11 @@ int shunt_bridge_relay(const char *pin_dir, const struct shunt_br_relay_opts *o)
 			if (!(pf[i].revents & POLLIN))
 				continue;
 			fd = accept4(pf[i].fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd < 0)
+			if (fd < 0) {
+				if (errno == EMFILE || errno == ENFILE)
+					usleep(10000);	/* out of fds: no busy loop */
 				continue;
+			}
 			rc = malloc(sizeof(*rc));
 			if (rc) {
 				*rc = (struct rconn){ r, fd, NULL };

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -114,4 +115,16 @@ int shunt_br_spawn(struct shunt_br_run *r, void *(*fn)(void *), void *arg)
 void shunt_br_spawned_done(struct shunt_br_run *r)
 {
 	__atomic_sub_fetch(&r->conns, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Each bridged connection holds about 8 fds per process (two sockets, two
+ * pipes, two eventfds): the soft limit of 1024 would cap it near 128. */
+void shunt_br_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
