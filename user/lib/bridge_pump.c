@@ -141,6 +141,41 @@ static void count(__u64 *c, __u64 n)
 		__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
 }
 
+/*
+ * After our FIN went, until the other direction ends too: the application's
+ * socket is watched for an error only (an RST it sent after its own
+ * half-close must reach the other end now, as it would over TCP, not at
+ * that end's next send).  POLLHUP alone is our own shutdown after the
+ * peer's FIN (fin_recv is set before it): clean.
+ */
+static int encode_after_fin(struct dir *d)
+{
+	struct pump *p = d->p;
+	struct pollfd pf[3] = {
+		{ .fd = d->src, .events = 0 },		/* POLLERR and POLLHUP only */
+		{ .fd = p->abort_ev, .events = POLLIN },
+		{ .fd = p->done_ev, .events = POLLIN },
+	};
+
+	for (;;) {
+		int n;
+
+		if (__atomic_load_n(&p->fin_recv, __ATOMIC_SEQ_CST)) {
+			signal_ev(p->done_ev);
+			return 0;
+		}
+		n = poll(pf, 3, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (pf[1].revents & POLLIN) || (pf[0].revents & (POLLERR | POLLNVAL)))
+			return -1;
+		if (pf[2].revents & POLLIN)
+			return 0;
+		if ((pf[0].revents & POLLHUP) && !__atomic_load_n(&p->fin_recv, __ATOMIC_SEQ_CST))
+			return -1;
+	}
+}
+
 /* Application to transport: DATA frames, then FIN at the application's EOF. */
 static int encode(struct dir *d)
 {
@@ -158,9 +193,7 @@ static int encode(struct dir *d)
 			w = shunt_br_frame(SHUNT_BR_F_FIN, 0);
 			if (send_all(p, d->dst, &w, sizeof(w)))
 				return -1;
-			if (__atomic_load_n(&p->fin_recv, __ATOMIC_SEQ_CST))
-				signal_ev(p->done_ev);
-			return 0;
+			return encode_after_fin(d);
 		}
 		w = shunt_br_frame(SHUNT_BR_F_DATA, n);
 		if (send_all(p, d->dst, &w, sizeof(w)) || give(d, n))
@@ -250,8 +283,12 @@ static int decode(struct dir *d)
 		case SHUNT_BR_F_FIN:
 			if (len)
 				return -1;
-			shutdown(d->dst, SHUT_WR);
+			/* fin_recv before the shutdown: encode_after_fin takes
+			 * the POLLHUP the shutdown causes for clean */
 			__atomic_store_n(&p->fin_recv, 1, __ATOMIC_SEQ_CST);
+			shutdown(d->dst, SHUT_WR);
+			if (__atomic_load_n(&p->enc_done, __ATOMIC_SEQ_CST))
+				signal_ev(p->done_ev);
 			return after_fin(d);
 		default:
 			return -1;

@@ -15,12 +15,19 @@ derived pattern, checked by the reader.
                                          read and check BYTES to EOF: "ok"
   flow.py rhalf-client ADDR PORT BYTES   read and check BYTES to EOF, then
                                          send BYTES and shut down: "ok"
+  flow.py hc-reset ADDR PORT             send 1000 bytes, shut down, then reset
+                                         (SO_LINGER 0 close) a second later
+  flow.py hc-watch ADDR PORT             read the 1000 bytes to EOF, then wait up
+                                         to 10 s for the reset: "reset seen" or
+                                         "no reset"
   flow.py names ADDR PORT                "peer A P" and "sock A P" of a connect
   flow.py first-read ADDR PORT           connect, write, read: "read: ERR"
 Servers print "ready" once listening.
 """
 import errno
+import select
 import socket
+import struct
 import sys
 import time
 
@@ -154,6 +161,24 @@ def main():
         send(c, 0, n)       # the other direction still flows after the EOF
         c.shutdown(socket.SHUT_WR)
         print("ok", flush=True)
+    elif mode == "hc-reset":
+        c = dial(addr, port)
+        send(c, 0, 1000)
+        c.shutdown(socket.SHUT_WR)
+        time.sleep(1)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+        print("reset sent", flush=True)
+    elif mode == "hc-watch":
+        c = listen(addr, port)
+        got = read_all(c)
+        if got != 1000:
+            sys.exit("got %d of 1000" % got)
+        p = select.poll()
+        p.register(c, 0)        # POLLERR and POLLHUP only: EOF is readable for good
+        t0 = time.time()
+        ev = p.poll(10000)
+        print("reset seen after %.1f s" % (time.time() - t0) if ev else "no reset", flush=True)
     elif mode == "names":
         c = dial(addr, port)
         p, s = c.getpeername(), c.getsockname()
