@@ -407,7 +407,7 @@ static int tcp_listen(int family, __u16 port)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if ((family == AF_INET ? bind(fd, (struct sockaddr *)&s4, sizeof(s4)) :
 				 bind(fd, (struct sockaddr *)&s6, sizeof(s6))) ||
-	    listen(fd, 1024)) {
+	    listen(fd, SOMAXCONN)) {
 		err = -errno;
 		close(fd);
 		return err;

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <linux/vm_sockets.h>
 
@@ -103,17 +104,37 @@ int shunt_write_full(int fd, const void *buf, size_t len, int timeout_ms)
 	return 0;
 }
 
-/* A non-blocking connect, waited for; the fd comes back blocking. */
+/*
+ * A connect with a timeout; the fd comes back blocking.  AF_UNIX differs:
+ * a non-blocking connect to a listener whose backlog is full fails with
+ * EAGAIN and connects nothing (it is not "in progress"), so it connects
+ * blocking, bounded by SO_SNDTIMEO, which unix_stream_connect waits with.
+ */
 static int dial(int family, const struct sockaddr *sa, socklen_t len, int timeout_ms)
 {
 	int fd, err = 0, fl;
 	socklen_t elen = sizeof(err);
 
+	if (family == AF_UNIX) {
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 }, none = { 0 };
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, sa, len)) {
+			err = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+			close(fd);
+			return err;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+		return fd;
+	}
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, sa, len)) {
-		if (errno != EINPROGRESS && errno != EAGAIN) {
+		if (errno != EINPROGRESS) {
 			err = -errno;
 			goto fail;
 		}
@@ -162,7 +183,7 @@ static int listen_on(int family, struct sockaddr *sa, socklen_t len)
 		unlink(((struct sockaddr_un *)sa)->sun_path);	/* a stale one from a killed run */
 	else
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, sa, len) || listen(fd, 512)) {
+	if (bind(fd, sa, len) || listen(fd, SOMAXCONN)) {
 		err = -errno;
 		close(fd);
 		return err;
