@@ -216,11 +216,19 @@ struct shunt_br_run {
 	__u64 cnt[SHUNT_BR_MAX];	/* ours since (__atomic) */
 	struct shunt_br_bytes bytes;	/* -> BYTES_OUT / BYTES_IN */
 	int conns, max_conns;		/* live connection threads (__atomic) */
+	__u64 last_tick;		/* CLOCK_MONOTONIC ns of the last shunt_br_tick */
 };
 
 void shunt_br_run_init(struct shunt_br_run *r, struct shunt_ctx *c, int max_conns);
 void shunt_br_count(struct shunt_br_run *r, int stat);
 void shunt_br_flush(struct shunt_br_run *r);
+/* Once a second at most: flushes the counters and returns true (the
+ * main loops' periodic work goes with it, not with every accept). */
+bool shunt_br_tick(struct shunt_br_run *r);
+#define SHUNT_BR_POLL_MS 250	/* the main loops' poll: ticks come within 1.25 s */
+/* accept4 of a listener: the fd, or -1 (out of fds: after a pause, so a
+ * readable listener is no busy loop). */
+int shunt_br_accept(int lfd);
 /* Installs the handlers; shunt_br_stopping() turns true at a signal. */
 void shunt_br_signals(void);
 bool shunt_br_stopping(void);
@@ -229,5 +237,8 @@ bool shunt_br_stopping(void);
 int shunt_br_spawn(struct shunt_br_run *r, void *(*fn)(void *), void *arg);
 void shunt_br_spawned_done(struct shunt_br_run *r);
 void shunt_br_raise_nofile(void);
+/* Reads the instance's liveness word into *ag: true if an agent is alive
+ * (a port set, its heartbeat younger than SHUNT_BR_HEARTBEAT_NS). */
+bool shunt_br_agent_alive(struct shunt_ctx *c, struct shunt_br_agent *ag);
 
 #endif

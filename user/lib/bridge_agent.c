@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 
 #include "bridge.h"
+#include "internal.h"
 #include "loader.h"
 #include "log.h"
 
@@ -51,21 +52,13 @@ struct agent {
 	char *last_list;		/* the last list written, to skip rewrites */
 };
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static void heartbeat(struct agent *a, bool alive)
 {
 	struct shunt_br_agent w = {};
 	__u32 zero = 0;
 
 	if (alive) {
-		w.heartbeat_ns = mono_ns();
+		w.heartbeat_ns = shunt_mono_ns();
 		w.netns = a->netns;
 		w.pid = getpid();
 		w.port = a->o->port;
@@ -374,13 +367,10 @@ out:
 static void accept_one(struct agent *a, int lfd, void *(*fn)(void *))
 {
 	struct conn *cn;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = shunt_br_accept(lfd);
 
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE)
-			usleep(10000);	/* out of fds: not a busy loop on a readable listener */
+	if (fd < 0)
 		return;
-	}
 	cn = malloc(sizeof(*cn));
 	if (cn)
 		*cn = (struct conn){ a, fd };
@@ -437,10 +427,8 @@ int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 		goto out;
 	{
 		struct shunt_br_agent w;
-		__u32 zero = 0;
 
-		if (!bpf_map_lookup_elem(a->c.br_agent_fd, &zero, &w) && w.port && w.pid != (__u32)getpid() &&
-		    !kill(w.pid, 0) && mono_ns() - w.heartbeat_ns < SHUNT_BR_HEARTBEAT_NS) {
+		if (shunt_br_agent_alive(&a->c, &w) && w.pid != (__u32)getpid() && !kill(w.pid, 0)) {
 			err = shunt_set_error(EBUSY, "an agent (pid %u) already runs for %s", w.pid, pin_dir);
 			goto out;
 		}
@@ -468,19 +456,19 @@ int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 	}
 	pr_info("bridge: agent on 127.0.0.1:%u, transport %s, relay port %u\n", o->port, xs, o->relay_port);
 	while (!shunt_br_stopping()) {
-		__u64 now = mono_ns();
+		if (shunt_br_tick(&a->run)) {
+			__u64 now = shunt_mono_ns();
 
-		if (now - last_refresh >= (__u64)o->refresh_s * 1000000000ull ||
-		    !__atomic_load_n(&a->relay_ok, __ATOMIC_SEQ_CST)) {
-			if (now - last_refresh >= 1000000000ull) {
+			/* the list every refresh, every tick while the relay is down */
+			if (now - last_refresh >= (__u64)o->refresh_s * 1000000000ull ||
+			    !__atomic_load_n(&a->relay_ok, __ATOMIC_SEQ_CST)) {
 				refresh(a);
 				last_refresh = now;
+			} else {
+				heartbeat(a, true);
 			}
-		} else {
-			heartbeat(a, true);
 		}
-		shunt_br_flush(&a->run);
-		n = poll(pf, 3, 1000);
+		n = poll(pf, 3, SHUNT_BR_POLL_MS);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; n > 0 && i < 3; i++)

@@ -53,21 +53,37 @@ static void signal_ev(int fd)
 	}
 }
 
-/* 0: @fd is ready; -1: aborted. */
-static int wait_fd(struct pump *p, int fd, short ev)
+/*
+ * Waits for @ev on @fd (0: only its POLLERR and POLLHUP), for the abort
+ * eventfd and, with @done, for done_ev.  Returns @fd's revents (non-zero),
+ * 0 if done_ev fired, -1 if aborted.
+ */
+static int wait_ev(struct pump *p, int fd, short ev, bool done)
 {
-	struct pollfd pf[2] = { { .fd = fd, .events = ev }, { .fd = p->abort_ev, .events = POLLIN } };
+	struct pollfd pf[3] = {
+		{ .fd = fd, .events = ev },
+		{ .fd = p->abort_ev, .events = POLLIN },
+		{ .fd = done ? p->done_ev : -1, .events = POLLIN },
+	};
 
 	for (;;) {
-		int n = poll(pf, 2, -1);
+		int n = poll(pf, 3, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (pf[1].revents & POLLIN))
 			return -1;
-		if (pf[0].revents)
+		if (pf[2].revents & POLLIN)
 			return 0;
+		if (pf[0].revents)
+			return pf[0].revents;
 	}
+}
+
+/* 0: @fd is ready; -1: aborted. */
+static int wait_fd(struct pump *p, int fd, short ev)
+{
+	return wait_ev(p, fd, ev, false) < 0 ? -1 : 0;
 }
 
 static int send_all(struct pump *p, int fd, const void *buf, size_t len)
@@ -151,27 +167,19 @@ static void count(__u64 *c, __u64 n)
 static int encode_after_fin(struct dir *d)
 {
 	struct pump *p = d->p;
-	struct pollfd pf[3] = {
-		{ .fd = d->src, .events = 0 },		/* POLLERR and POLLHUP only */
-		{ .fd = p->abort_ev, .events = POLLIN },
-		{ .fd = p->done_ev, .events = POLLIN },
-	};
 
 	for (;;) {
-		int n;
+		int r;
 
 		if (__atomic_load_n(&p->fin_recv, __ATOMIC_SEQ_CST)) {
 			signal_ev(p->done_ev);
 			return 0;
 		}
-		n = poll(pf, 3, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (pf[1].revents & POLLIN) || (pf[0].revents & (POLLERR | POLLNVAL)))
-			return -1;
-		if (pf[2].revents & POLLIN)
-			return 0;
-		if ((pf[0].revents & POLLHUP) && !__atomic_load_n(&p->fin_recv, __ATOMIC_SEQ_CST))
+		r = wait_ev(p, d->src, 0, true);	/* POLLERR and POLLHUP only */
+		if (r <= 0)
+			return r;
+		if ((r & (POLLERR | POLLNVAL)) ||
+		    ((r & POLLHUP) && !__atomic_load_n(&p->fin_recv, __ATOMIC_SEQ_CST)))
 			return -1;
 	}
 }
@@ -232,26 +240,14 @@ static int recv_exact(struct pump *p, int fd, void *buf, size_t len)
 static int after_fin(struct dir *d)
 {
 	struct pump *p = d->p;
-	struct pollfd pf[3] = {
-		{ .fd = d->src, .events = POLLIN },
-		{ .fd = p->abort_ev, .events = POLLIN },
-		{ .fd = p->done_ev, .events = POLLIN },
-	};
+	int r;
 
 	if (__atomic_load_n(&p->enc_done, __ATOMIC_SEQ_CST))
 		return 0;
-	for (;;) {
-		int n = poll(pf, 3, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || (pf[1].revents & POLLIN))
-			return -1;
-		if (pf[2].revents & POLLIN)
-			return 0;
-		if (pf[0].revents)
-			return __atomic_load_n(&p->enc_done, __ATOMIC_SEQ_CST) ? 0 : -1;
-	}
+	r = wait_ev(p, d->src, POLLIN, true);
+	if (r <= 0)
+		return r;
+	return __atomic_load_n(&p->enc_done, __ATOMIC_SEQ_CST) ? 0 : -1;
 }
 
 /* Transport to application. */

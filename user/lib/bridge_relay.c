@@ -271,8 +271,8 @@ int shunt_bridge_relay(const char *pin_dir, const struct shunt_br_relay_opts *o)
 	while (!shunt_br_stopping()) {
 		int n;
 
-		shunt_br_flush(&r->run);
-		n = poll(pf, npf, 1000);
+		shunt_br_tick(&r->run);
+		n = poll(pf, npf, SHUNT_BR_POLL_MS);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; n > 0 && i < npf; i++) {
@@ -281,12 +281,9 @@ int shunt_bridge_relay(const char *pin_dir, const struct shunt_br_relay_opts *o)
 
 			if (!(pf[i].revents & POLLIN))
 				continue;
-			fd = accept4(pf[i].fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd < 0) {
-				if (errno == EMFILE || errno == ENFILE)
-					usleep(10000);	/* out of fds: no busy loop */
+			fd = shunt_br_accept(pf[i].fd);
+			if (fd < 0)
 				continue;
-			}
 			rc = malloc(sizeof(*rc));
 			if (rc) {
 				*rc = (struct rconn){ r, fd, NULL };

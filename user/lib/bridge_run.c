@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* What the bridge agent and relay share: counters, signals, threads. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bridge.h"
+#include "internal.h"
 #include "loader.h"
 
 static volatile sig_atomic_t stop;
@@ -67,6 +71,26 @@ void shunt_br_flush(struct shunt_br_run *r)
 	free(vals);
 }
 
+bool shunt_br_tick(struct shunt_br_run *r)
+{
+	__u64 now = shunt_mono_ns();
+
+	if (now - r->last_tick < 1000000000ull)
+		return false;
+	r->last_tick = now;
+	shunt_br_flush(r);
+	return true;
+}
+
+int shunt_br_accept(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		usleep(10000);
+	return fd;
+}
+
 struct spawned {
 	struct shunt_br_run *r;
 	void *(*fn)(void *);
@@ -115,6 +139,15 @@ int shunt_br_spawn(struct shunt_br_run *r, void *(*fn)(void *), void *arg)
 void shunt_br_spawned_done(struct shunt_br_run *r)
 {
 	__atomic_sub_fetch(&r->conns, 1, __ATOMIC_SEQ_CST);
+}
+
+bool shunt_br_agent_alive(struct shunt_ctx *c, struct shunt_br_agent *ag)
+{
+	__u32 zero = 0;
+
+	memset(ag, 0, sizeof(*ag));
+	return !bpf_map_lookup_elem(c->br_agent_fd, &zero, ag) && ag->port &&
+	       shunt_mono_ns() - ag->heartbeat_ns < SHUNT_BR_HEARTBEAT_NS;
 }
 
 /* Each bridged connection holds about 8 fds per process (two sockets, two

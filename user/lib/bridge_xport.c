@@ -191,7 +191,12 @@ static int listen_on(int family, struct sockaddr *sa, socklen_t len)
 	return fd;
 }
 
-int shunt_xport_listen_guest(const struct shunt_xport *x, __u32 port)
+/*
+ * The two ends of a transport.  vsock: port @port at CID ANY (listen) or
+ * x->cid (dial).  Unix and hybrid: the guest side is PATH itself, the
+ * host side PATH_<port> (Firecracker's naming for guest-initiated ones).
+ */
+static int xport_listen(const struct shunt_xport *x, __u32 port, bool host_side)
 {
 	struct sockaddr_vm svm;
 	struct sockaddr_un sun;
@@ -200,26 +205,12 @@ int shunt_xport_listen_guest(const struct shunt_xport *x, __u32 port)
 		vsock_addr(&svm, VMADDR_CID_ANY, port);
 		return listen_on(AF_VSOCK, (struct sockaddr *)&svm, sizeof(svm));
 	}
-	if (unix_addr(&sun, x->path, 0, false))
+	if (unix_addr(&sun, x->path, port, host_side))
 		return -ENAMETOOLONG;
 	return listen_on(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun));
 }
 
-int shunt_xport_listen_host(const struct shunt_xport *x, __u32 port)
-{
-	struct sockaddr_vm svm;
-	struct sockaddr_un sun;
-
-	if (x->kind == SHUNT_XP_VSOCK) {
-		vsock_addr(&svm, VMADDR_CID_ANY, port);
-		return listen_on(AF_VSOCK, (struct sockaddr *)&svm, sizeof(svm));
-	}
-	if (unix_addr(&sun, x->path, port, true))
-		return -ENAMETOOLONG;
-	return listen_on(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun));
-}
-
-int shunt_xport_dial_host(const struct shunt_xport *x, __u32 port, int timeout_ms)
+static int xport_dial(const struct shunt_xport *x, __u32 port, bool host_side, int timeout_ms)
 {
 	struct sockaddr_vm svm;
 	struct sockaddr_un sun;
@@ -228,9 +219,24 @@ int shunt_xport_dial_host(const struct shunt_xport *x, __u32 port, int timeout_m
 		vsock_addr(&svm, x->cid, port);
 		return dial(AF_VSOCK, (struct sockaddr *)&svm, sizeof(svm), timeout_ms);
 	}
-	if (unix_addr(&sun, x->path, port, true))
+	if (unix_addr(&sun, x->path, port, host_side))
 		return -ENAMETOOLONG;
 	return dial(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun), timeout_ms);
+}
+
+int shunt_xport_listen_guest(const struct shunt_xport *x, __u32 port)
+{
+	return xport_listen(x, port, false);
+}
+
+int shunt_xport_listen_host(const struct shunt_xport *x, __u32 port)
+{
+	return xport_listen(x, port, true);
+}
+
+int shunt_xport_dial_host(const struct shunt_xport *x, __u32 port, int timeout_ms)
+{
+	return xport_dial(x, port, true, timeout_ms);
 }
 
 /*
@@ -272,17 +278,8 @@ static int hybrid_connect(int fd, __u32 port, int timeout_ms)
 
 int shunt_xport_dial_guest(const struct shunt_xport *x, __u32 port, int timeout_ms)
 {
-	struct sockaddr_vm svm;
-	struct sockaddr_un sun;
-	int fd, err;
+	int fd = xport_dial(x, port, false, timeout_ms), err;
 
-	if (x->kind == SHUNT_XP_VSOCK) {
-		vsock_addr(&svm, x->cid, port);
-		return dial(AF_VSOCK, (struct sockaddr *)&svm, sizeof(svm), timeout_ms);
-	}
-	if (unix_addr(&sun, x->path, 0, false))
-		return -ENAMETOOLONG;
-	fd = dial(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun), timeout_ms);
 	if (fd < 0 || x->kind != SHUNT_XP_HYBRID)
 		return fd;
 	err = hybrid_connect(fd, port, timeout_ms);

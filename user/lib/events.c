@@ -32,17 +32,9 @@ const char *shunt_event_name(__u32 type)
 	return type < SHUNT_EV_MAX && ev_names[type] ? ev_names[type] : "unknown";
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int beat(struct shunt_ev_sub *s, __u64 *lost)
 {
-	__u64 now = mono_ns(), n = 0;
+	__u64 now = shunt_mono_ns(), n = 0;
 	__u32 k = s->slot;
 
 	if (!bpf_map_lookup_elem(s->c->ev_lost_fd, &k, &n) && lost) {
@@ -66,7 +58,7 @@ static int on_sample(void *ctx, void *data, size_t len)
 int shunt_events_subscribe(struct shunt_ctx *c, struct shunt_ev_sub *s,
 			   shunt_event_fn fn, void *ctx)
 {
-	__u64 now = mono_ns();
+	__u64 now = shunt_mono_ns();
 	int err, slot = -1;
 
 	memset(s, 0, sizeof(*s));
@@ -98,7 +90,7 @@ int shunt_events_subscribe(struct shunt_ctx *c, struct shunt_ev_sub *s,
 		goto out;
 	}
 	{
-		__u64 hb = mono_ns();
+		__u64 hb = shunt_mono_ns();
 		__u32 k = slot;
 
 		/* Count losses from here: what the slot's last reader lost is its. */

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "explain.h"
+#include "bridge.h"
 #include "internal.h"
 #include "pinned.h"
 
@@ -543,17 +544,13 @@ static void bridge_note(struct shunt_ctx *c, __u32 gen, const struct shunt_addr 
 	const struct endpoint *ep;
 	struct shunt_br_agent ag = {};
 	struct shunt_br_dst_val v;
-	struct timespec ts;
-	__u32 zero = 0;
 	char a[64];
 	bool alive;
 
 	if (e->note[0] || bpf_map_lookup_elem(c->br_dst_fd, &k, &v))
 		return;
 	ep = ep_by_id(t, v.ep_id);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	alive = !bpf_map_lookup_elem(c->br_agent_fd, &zero, &ag) && ag.port &&
-		ts.tv_sec * 1000000000ull + ts.tv_nsec - ag.heartbeat_ns < SHUNT_BR_HEARTBEAT_NS;
+	alive = shunt_br_agent_alive(c, &ag);
 	addr_format(dst, a, sizeof(a));
 	if (!v.ep_id)
 		snprintf(e->note, sizeof(e->note),

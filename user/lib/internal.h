@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <linux/types.h>
 
 #include "loader.h"
@@ -46,6 +47,15 @@ int shunt_nl_dump(struct mnl_socket *nl, struct nlmsghdr *req,
 		  int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 /* The address of an RTM_NEWADDR message an endpoint should have: 1, or 0. */
 int shunt_ifaddr(const struct nlmsghdr *nlh, struct shunt_addr *out, int *ifindex);
+
+/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns's clock, for heartbeats. */
+static inline __u64 shunt_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 /* table.c */
 int shunt_get_cfg(struct shunt_ctx *c, struct shunt_cfg *cfg);

@@ -56,14 +56,6 @@ void shunt_ep_stats_gc(struct shunt_ctx *c, const struct ep_table *t)
 	}
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns's clock */
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int grow(struct shunt_conn_view **v, int n, int *cap)
 {
 	struct shunt_conn_view *nv;
@@ -92,7 +84,7 @@ int shunt_conns_read(struct shunt_ctx *c, bool all, struct shunt_conn_view **out
 	struct shunt_conn_view *v = NULL;
 	struct shunt_tcp_conn rec;
 	struct shunt_conn conn;
-	__u64 now = now_ns(), ck, nck, *cprev = NULL;
+	__u64 now = shunt_mono_ns(), ck, nck, *cprev = NULL;
 	int cnt = 0, cap = 0, err, first_tcp;
 
 	while (!bpf_map_get_next_key(c->conns_fd, prev, &nk)) {

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bridge.h"
 #include "internal.h"
 #include "pinned.h"
 
@@ -90,15 +91,7 @@ int shunt_status_read(struct shunt_ctx *c, struct shunt_status *s)
 			s->br[i] += vals[cpu];
 	}
 	free(vals);
-	{
-		struct timespec ts;
-		__u32 zero = 0;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (!bpf_map_lookup_elem(c->br_agent_fd, &zero, &s->agent))
-			s->agent_alive = s->agent.port &&
-				ts.tv_sec * 1000000000ull + ts.tv_nsec - s->agent.heartbeat_ns < SHUNT_BR_HEARTBEAT_NS;
-	}
+	s->agent_alive = shunt_br_agent_alive(c, &s->agent);
 
 	/* The limits this instance was loaded with. */
 	info_len = sizeof(info);
