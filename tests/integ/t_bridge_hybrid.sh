@@ -19,6 +19,12 @@ server "$VMA" "$CGA" "$TMPD/s2.log" -a 10.1.0.2 -p 7601 -m stream -b "$(scaled 1
 in_ns "$VMB" "$CGB" "$TRAFFIC" client -a 10.1.0.2 -p 7601 -m stream -b "$(scaled 128)M" -S 8 -q ||
 	fail "vmb to vma (host to guest: CONNECT)"
 wait "$SERVER_PID" || fail "server in vma"
+# each stream went through the bridge, both ways (and not by a route: there is none)
+br_wait_counter "$PIN_A" opened 1
+br_wait_counter "$PIN_B" opened 1
+br_wait_counter "$PIN" relayed 2
+# both streams send each way: vma's agent sent one direction of each
+br_wait_counter "$PIN_A" bytes_out $(( 2 * ($(scaled 128) << 20) ))
 grep -Eq '^host->guest port 9327 as [0-9]+' "$TMPD/vmm.log" || fail "no CONNECT seen: $(cat "$TMPD/vmm.log")"
 grep -q '^guest->host port 9328' "$TMPD/vmm.log" || fail "no guest-to-host: $(cat "$TMPD/vmm.log")"
 

@@ -32,9 +32,12 @@ mid_stream() {
 }
 
 records() {
+	local o0
+	o0=$(br_counter "$PIN" relayed)
 	server "$VMB" "$CGB" "$TMPD/r.log" -a 10.2.0.2 -p 7499 -m records -n 5 -q
 	in_ns "$VMA" "$CGA" "$TRAFFIC" client -a 10.2.0.2 -p 7499 -m records -n 5 -q || fail "$1"
 	wait "$SERVER_PID" || fail "$1 (server)"
+	br_wait_counter "$PIN" relayed $((o0 + 5))
 }
 
 mid_stream "$AGENT_A_PID" "local agent killed"

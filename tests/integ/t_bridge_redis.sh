@@ -32,6 +32,7 @@ out=$(in_ns "$VMA" "$CGA" redis-benchmark -h 10.2.0.2 -q -n "$(scaled 20000)" -c
 echo "$out" | grep -q 'GET' || fail "redis-benchmark: $out"
 rc dbsize | grep -Eq '^[0-9]+$' || fail "dbsize"
 sleep 1.5	# both flushed their counters
+[ "$(br_counter "$PIN" relayed)" -ge 50 ] || fail "relayed only $(br_counter "$PIN" relayed)"
 [ "$(br_counter "$PIN" relayed)" = "$(br_counter "$PIN_A" opened)" ] ||
 	fail "relayed $(br_counter "$PIN" relayed), opened $(br_counter "$PIN_A" opened)"
 [ "$(br_counter "$PIN_A" aborted)" = 0 ] || fail "connections aborted: $(br_counter "$PIN_A" aborted)"

@@ -30,4 +30,6 @@ done
 wait "$CLI" || fail "writer: $(cat "$TMPD/c.log")"
 wait "$SRV" || fail "reader: $(cat "$TMPD/s.log")"
 grep -q "^got $TOTAL ok" "$TMPD/s.log" || fail "reader: $(cat "$TMPD/s.log")"
+br_wait_counter "$PIN_A" opened 1
+br_wait_counter "$PIN_B" bytes_in "$TOTAL"	# every byte through the bridge
 echo "stall ok: the writer blocked after $blocked bytes; rss KiB agent a/relay/agent b $rss0 -> $rss1"
