@@ -729,7 +729,7 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 {
 	int me = me_idx(st);
 	__u64 sent = conn->sent[me], read = conn->read[!me];
-	__u64 bound = fc_bound;
+	__u64 bound = fc_bound, unread;
 	struct tcp_sock *tp;
 
 	/* No more than TCP would buffer for this reader: its SO_RCVBUF
@@ -742,17 +742,29 @@ static __always_inline int fc_redirect(struct sk_msg_md *msg, struct shunt_sk *s
 		tp = bpf_skc_to_tcp_sock(msg->sk);
 		if (!tp || tp->write_seq != conn->rx_seq[!me])
 			goto detour;
+		/* The reader has read every byte we queued, the psock's
+		 * (older) and TCP's, so nothing is unread, whatever sent[]
+		 * missed of the detour (bytes the verdict never saw).  Count
+		 * from here: else read[] runs ahead of sent[] and the bound
+		 * below detours again at once.  read[] is loaded after
+		 * rx_seq, which the reader stores after it (shunt_recv). */
+		conn->sent[me] = *(volatile __u64 *)&conn->read[!me];
 		set_tx(st, conn, SHUNT_TX_REDIR);
 		stat_add(SHUNT_ST_FC_RESUME, 1);
 		emit(SHUNT_EV_RESUME, &st->self, SHUNT_ST_MAX, st->ep_id, st->peer_ep_id,
 		     st->active, 0);
-	} else if (sent - read + size > bound && sent != read) {
+	} else {
+		/* An estimate: never below zero (see above). */
+		unread = sent > read ? sent - read : 0;
+		if (unread + size <= bound || !unread)
+			goto redirect;
 		set_tx(st, conn, SHUNT_TX_DETOUR);
 		stat_add(SHUNT_ST_FC_DETOUR, 1);
 		emit(SHUNT_EV_DETOUR, &st->self, SHUNT_ST_MAX, st->ep_id, st->peer_ep_id,
-		     st->active, sent - read);
+		     st->active, unread);
 		goto detour;
 	}
+redirect:
 	__sync_fetch_and_add(&conn->sent[me], size);
 	if (redirect(msg, st, conn, size))
 		return -1;

@@ -125,6 +125,19 @@ counter() {
 		'(.counters[$n] // .tcp_reasons[$n | ltrimstr("tcp_")]) // error("no counter " + $n)'
 }
 
+# events_reader NAME [ARGS]: `shunt events --json` in the background, to
+# $TMPD/NAME.ev, once it listens; its PID in R.
+events_reader() {
+	local name=$1
+	shift
+	"$SHUNT_BIN" --pin-dir "$PIN" events --json "$@" > "$TMPD/$name.ev" 2> "$TMPD/$name.err" &
+	PIDS+=($!)
+	R=$!
+	for i in $(seq 100); do grep -q '^listening' "$TMPD/$name.err" && return 0; sleep 0.05; done
+	cat "$TMPD/$name.err" >&2
+	fail "events reader $name did not start"
+}
+
 status_field() { shunt status --json | jq -r ".$1"; }
 
 # setup_shunt CG...: load this test's instance (with $SHUNT_LOAD_ARGS) and

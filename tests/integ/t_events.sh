@@ -9,20 +9,9 @@ source "$(dirname "$0")/lib.sh"
 pair_setup
 ip -n "$NSB" addr add 10.10.0.3/24 dev "$(ip -n "$NSB" -o link show type veth | awk -F'[ :@]+' '{print $2; exit}')"
 
-# reader NAME [ARGS]: start `shunt events --json` in the background.
-reader() {
-	local name=$1
-	shift
-	"$SHUNT_BIN" --pin-dir "$PIN" events --json "$@" > "$TMPD/$name.ev" 2> "$TMPD/$name.err" &
-	PIDS+=($!)
-	R=$!
-	for i in $(seq 100); do grep -q '^listening' "$TMPD/$name.err" && return 0; sleep 0.05; done
-	cat "$TMPD/$name.err" >&2
-	fail "reader $name did not start"
-}
-reader a
+events_reader a
 RA=$R
-reader b
+events_reader b
 RB=$R
 
 server "$NSB" "$CGB" "$TMPD/s1.log" -a 10.10.0.2 -p 7500 -m stream -b 1M -S 1 -q -E -D 50
@@ -79,7 +68,7 @@ lostb=$(jq -s 'map(select(.event == "lost") | .count) | add // 0' "$TMPD/b.ev")
 [ $((got + lostb)) -ge $((3 * N)) ] || fail "reader b saw $got events and $lostb lost for $N connections"
 log "reader b: $got events, $lostb lost, for $N connections"
 # The next reader takes a slot (the killed one's, or another) and gets events.
-reader c --count 2
+events_reader c --count 2
 RC=$R
 server "$NSB" "$CGB" "$TMPD/s5.log" -a 10.10.0.3 -p 7504 -m stream -b 1K -S 2 -q
 in_ns "$NSA" "$CGA" "$TRAFFIC" client -a 10.10.0.3 -p 7504 -m stream -b 1K -S 2 -q

@@ -72,15 +72,16 @@ static int on_event(void *ctx, const struct shunt_event *ev)
 		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 	} else {
-		char l[64], r[64];
+		char l[64], r[64], q[40] = "";
 
 		names_addr_port(&ev->key.laddr, ev->key.lport, l, sizeof(l));
 		names_addr_port(&ev->key.raddr, ev->key.rport, r, sizeof(r));
+		if (ev->type == SHUNT_EV_DETOUR)
+			snprintf(q, sizeof(q), " queued %llu", (unsigned long long)ev->value);
 		printf("%-14s %-22s %-10s %s %s -> %s %s%s%s\n", shunt_event_name(ev->type),
 		       reason[0] ? reason : (ev->type == SHUNT_EV_CLASSIFIED ? "candidate" : "-"),
 		       names_net(&o->n, ev->key.net_id), a ? a->name : "-", l, b ? b->name : "-", r,
-		       ev->active ? "" : " (passive end)",
-		       ev->type == SHUNT_EV_DETOUR ? " queued" : "");
+		       ev->active ? "" : " (passive end)", q);
 	}
 	fflush(stdout);
 	o->seen++;
