@@ -72,20 +72,24 @@ start_agent() {
 	local x=unix:$BRD/vm$vm
 	[ "$vm" = a ] && [ -n "${HYBRID:-}" ] && x=unix:$BRD/vma-guest
 	[ "$vm" = a ] && [ -n "${VSOCK:-}" ] && x=vsock:1
+	# The default --refresh: lists come by the agent's WATCH, not by polling.
 	nsenter --net="/run/netns/$ns" "$SHUNT_BIN" --pin-dir "$pin" bridge --transport "$x" \
-		--refresh 1 "$@" >> "$TMPD/agent-$vm.log" 2>&1 &
+		"$@" >> "$TMPD/agent-$vm.log" 2>&1 &
 	PIDS+=($!)
 	eval "AGENT_${vm^^}_PID=$!"
 	wait_agent "$pin" "$TMPD/agent-$vm.log"
 }
 
+# wait_agent PIN_DIR LOG [alive|dead]: until its agent is (default) alive.
 wait_agent() {
+	local want=true
+	[ "${3:-alive}" = dead ] && want=false
 	for i in $(seq 200); do
-		[ "$("$SHUNT_BIN" --pin-dir "$1" status --json | jq -r .bridge.agent.alive)" = true ] && return 0
+		[ "$("$SHUNT_BIN" --pin-dir "$1" status --json | jq -r .bridge.agent.alive)" = $want ] && return 0
 		sleep 0.05
 	done
 	cat "$2" >&2
-	fail "agent did not come up"
+	fail "agent did not become ${3:-alive}"
 }
 
 bridge_setup() {

@@ -2,7 +2,7 @@
 # The host's endpoint table drives the bridge.  An endpoint deleted on the
 # host leaves a running bridged stream alone (checked at open, as shunt
 # leaves existing connections alone) and is gone from the VM's table at
-# the agent's next refresh: new connections to it are not steered (here:
+# once (the agent's WATCH): new connections to it are not steered (here:
 # no route).  Added back, it is steered again.  An address that two of the
 # VM's networks both have for other VMs cannot be told apart at connect():
 # not steered, counted as fallback_ambiguous.

@@ -50,7 +50,9 @@ static void test_hdr_roundtrip(void **state)
 	assert_int_equal(shunt_br_hdr_check(&h, false), 0);
 	shunt_br_hdr_addr(&h, &a);
 	assert_true(addr_equal(&a, &b));
-	shunt_br_hdr_list(&h);
+	shunt_br_hdr_list(&h, SHUNT_BR_T_LIST);
+	assert_int_equal(shunt_br_hdr_check(&h, false), 0);
+	shunt_br_hdr_list(&h, SHUNT_BR_T_WATCH);
 	assert_int_equal(shunt_br_hdr_check(&h, false), 0);
 }
 
@@ -90,9 +92,13 @@ static void test_hdr_rejects(void **state)
 	open_hdr(&h);
 	h.pad2[0] = 1;
 	assert_int_equal(shunt_br_hdr_check(&h, false), -EPROTO);
-	shunt_br_hdr_list(&h);
+	shunt_br_hdr_list(&h, SHUNT_BR_T_LIST);
 	h.port = htons(1);	/* LIST takes no arguments */
 	assert_int_equal(shunt_br_hdr_check(&h, false), -EPROTO);
+	shunt_br_hdr_list(&h, SHUNT_BR_T_WATCH);
+	strcpy(h.network, "n1");	/* nor does WATCH */
+	assert_int_equal(shunt_br_hdr_check(&h, false), -EPROTO);
+	assert_non_null(strstr(shunt_strerror(), "WATCH"));
 }
 
 static void test_reply(void **state)

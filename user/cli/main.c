@@ -78,7 +78,7 @@ static const struct cli_opt bridge_opts[] = {
 	{ "--vm", "NAME=T", "relay: one VM (repeatable)" },
 	{ "--port", "N", "the agents' port: vsock and TCP listener on loopback (default 9327)" },
 	{ "--relay-port", "N", "the relay's vsock port, guest to host (default 9328)" },
-	{ "--refresh", "SECS", "agent: ask the relay for the endpoint list this often (default 5)" },
+	{ "--refresh", "SECS", "agent: ask a relay without WATCH for the endpoint list this often (default 5)" },
 	{ "--max-conns", "N", "bridged connections at once (agent 1024, relay 4096); more are reset" },
 	{ NULL },
 };

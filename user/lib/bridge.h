@@ -33,7 +33,19 @@
 enum shunt_br_type {
 	SHUNT_BR_T_OPEN = 1,	/* a connection to (dst_vm, network, addr, port) */
 	SHUNT_BR_T_LIST = 2,	/* the endpoints of my networks, please */
+	SHUNT_BR_T_WATCH = 3,	/* the same, now and at every change (below) */
 };
+
+/*
+ * WATCH: the relay replies as to LIST and keeps the connection: a new
+ * reply with the list whenever it changes, else an empty one (len 0)
+ * every SHUNT_BR_KEEPALIVE_MS.  An agent that hears nothing for
+ * SHUNT_BR_WATCH_DEAD_MS, or whose connection ends, takes the relay for
+ * dead and stops steering at once.  A relay that does not know WATCH
+ * (BAD_HEADER) is asked with LIST every --refresh seconds instead.
+ */
+#define SHUNT_BR_KEEPALIVE_MS	1000
+#define SHUNT_BR_WATCH_DEAD_MS	3000
 
 /*
  * The request, agent to relay and relay to agent: 128 bytes, integers in
@@ -45,7 +57,7 @@ struct shunt_br_hdr {
 	__be32 magic;
 	__u8 version;
 	__u8 type;		/* enum shunt_br_type */
-	__u8 family;		/* SHUNT_AF_INET or SHUNT_AF_INET6; 0 for LIST */
+	__u8 family;		/* SHUNT_AF_INET or SHUNT_AF_INET6; 0 for LIST, WATCH */
 	__u8 pad0;
 	__be16 port;
 	__be16 pad1;
@@ -68,7 +80,7 @@ enum shunt_br_status {
 	SHUNT_BR_S_MAX,
 };
 
-/* The reply: 48 bytes; for LIST, @len bytes of endpoint JSON follow. */
+/* The reply: 48 bytes; for LIST and WATCH, @len bytes of endpoint JSON follow. */
 struct shunt_br_reply {
 	__be32 magic;
 	__u8 version;
@@ -76,7 +88,7 @@ struct shunt_br_reply {
 	__be16 pad;
 	__be32 len;
 	__be32 pad1;
-	char vm[SHUNT_NET_MAX];	/* LIST: the VM the relay knows the asker as */
+	char vm[SHUNT_NET_MAX];	/* LIST, WATCH: the VM the relay knows the asker as */
 };
 
 #define SHUNT_BR_LIST_MAX	(4u << 20)
@@ -101,7 +113,8 @@ static inline __u32 shunt_br_frame(unsigned type, __u32 len)
 /* Fills an OPEN request. */
 void shunt_br_hdr_open(struct shunt_br_hdr *h, const char *dst_vm, const char *network,
 		       const struct shunt_addr *addr, __u16 port);
-void shunt_br_hdr_list(struct shunt_br_hdr *h);
+/* LIST or WATCH (@type): they take no arguments. */
+void shunt_br_hdr_list(struct shunt_br_hdr *h, int type);
 /*
  * Checks a received request: magic, version, type, family, names
  * NUL-terminated and valid; @stamped: src_vm must be set (from the
@@ -186,7 +199,7 @@ struct shunt_br_agent_opts {
 	struct shunt_xport x;		/* our transport */
 	__u32 port;			/* agent port (vsock and TCP) */
 	__u32 relay_port;
-	int refresh_s;			/* endpoint list refresh */
+	int refresh_s;			/* endpoint list refresh, if the relay cannot WATCH */
 	int max_conns;
 };
 

@@ -2,12 +2,15 @@
 /*
  * The bridge agent, `shunt bridge`: one per VM, with that VM's instance.
  *
- * - Every refresh it asks the relay for the endpoints of its networks: the
- *   other VMs' become this instance's peer entries (owner "bridge",
- *   location vsock), which the connect hook steers to us; its own it keeps
- *   as the only addresses it will ever connect to for the relay.
- * - It keeps the liveness word fresh while the relay answers; without it
- *   the connect hook steers nothing (the safe side: the VM's network).
+ * - It holds a WATCH open to the relay, which sends the endpoints of its
+ *   networks at every change (a relay without WATCH is asked every
+ *   refresh): the other VMs' become this instance's peer entries (owner
+ *   "bridge", location vsock), which the connect hook steers to us; its
+ *   own it keeps as the only addresses it will ever connect to for the
+ *   relay.
+ * - It keeps the liveness word fresh while the relay answers, and clears
+ *   it the moment the WATCH ends or goes silent; without it the connect
+ *   hook steers nothing (the safe side: the VM's network).
  * - Out: a steered connection arrives on 127.0.0.1 / ::1 PORT; its
  *   original destination is the handover entry of its port.  In: the
  *   relay connects on our transport with a stamped header.
@@ -44,7 +47,14 @@ struct agent {
 	const struct shunt_br_agent_opts *o;
 	struct shunt_br_run run;
 	__u64 netns;
-	int relay_ok;			/* __atomic: the last LIST worked */
+	/* The liveness word follows relay_ok, both under hb_lock, so a
+	 * relay found dead stops the steering at once and a late "alive"
+	 * cannot overwrite that. */
+	pthread_mutex_t hb_lock;
+	int relay_ok;			/* the relay answers */
+	bool closing;			/* we stop: never alive again */
+	int watch_fd;			/* the WATCH connection, -1 if none */
+	int watch;			/* __atomic: the relay knows WATCH */
 	pthread_mutex_t lock;		/* guards the two tables and vm */
 	struct ep_table own;		/* this VM's endpoints, from the relay */
 	struct ep_table peers;		/* the bridge's entries as stored here (local ids) */
@@ -66,43 +76,93 @@ static void heartbeat(struct agent *a, bool alive)
 	bpf_map_update_elem(a->c.br_agent_fd, &zero, &w, BPF_ANY);
 }
 
+static bool is_closing(struct agent *a)
+{
+	return __atomic_load_n(&a->closing, __ATOMIC_SEQ_CST);
+}
+
+/* The relay answers (@why NULL) or not (@why says how): logged when it
+ * changes; the liveness word follows. */
+static void relay_state(struct agent *a, const char *why)
+{
+	pthread_mutex_lock(&a->hb_lock);
+	if (!why && !a->relay_ok && !is_closing(a))
+		pr_info("bridge: relay answers; steering\n");
+	else if (why && a->relay_ok)
+		pr_warn("bridge: %s; not steering until it answers\n", why);
+	a->relay_ok = !why && !is_closing(a);
+	heartbeat(a, a->relay_ok);
+	pthread_mutex_unlock(&a->hb_lock);
+}
+
+/* Every tick: keep the word fresh while the relay answers. */
+static void heartbeat_tick(struct agent *a)
+{
+	pthread_mutex_lock(&a->hb_lock);
+	if (a->relay_ok)
+		heartbeat(a, true);
+	pthread_mutex_unlock(&a->hb_lock);
+}
+
+static bool relay_ok(struct agent *a)
+{
+	bool ok;
+
+	pthread_mutex_lock(&a->hb_lock);
+	ok = a->relay_ok;
+	pthread_mutex_unlock(&a->hb_lock);
+	return ok;
+}
+
 /* --- the endpoint list -------------------------------------------------- */
 
-static int fetch_list(struct agent *a, struct ep_table *t, char *vm, char **text)
+/* A LIST or WATCH sent: the connection, or -errno with the reason. */
+static int ask_list(struct agent *a, int type)
 {
-	struct shunt_br_reply r;
 	struct shunt_br_hdr h;
-	__u32 len;
-	char *buf;
 	int fd, err;
 
 	fd = shunt_xport_dial_host(&a->o->x, a->o->relay_port, DIAL_MS);
 	if (fd < 0)
 		return shunt_set_error(-fd, "relay: %s", strerror(-fd));
-	shunt_br_hdr_list(&h);
+	shunt_br_hdr_list(&h, type);
 	err = shunt_write_full(fd, &h, sizeof(h), HDR_MS);
-	if (!err)
-		err = shunt_read_full(fd, &r, sizeof(r), REPLY_MS);
 	if (err) {
 		close(fd);
 		return shunt_set_error(-err, "relay: %s", err == -EPIPE ? "closed the connection" : strerror(-err));
 	}
-	if (shunt_br_reply_check(&r)) {
-		close(fd);
+	return fd;
+}
+
+/*
+ * One reply within @ms: 0 and the list in *t, *vm, *text; 1 for an empty
+ * reply (WATCH's keepalive); -ENOTSUP if the relay refused the request as
+ * a bad header (one that does not know WATCH); else -errno, the reason set.
+ */
+static int read_list(int fd, int ms, struct ep_table *t, char *vm, char **text)
+{
+	struct shunt_br_reply r;
+	__u32 len;
+	char *buf;
+	int err;
+
+	err = shunt_read_full(fd, &r, sizeof(r), ms);
+	if (err)
+		return shunt_set_error(-err, "relay: %s", err == -EPIPE ? "closed the connection" :
+				       err == -ETIMEDOUT ? "silent for too long" : strerror(-err));
+	if (shunt_br_reply_check(&r))
 		return shunt_set_error(EPROTO, "relay: %s", shunt_strerror());
-	}
-	if (r.status != SHUNT_BR_S_OK) {
-		close(fd);
+	if (r.status == SHUNT_BR_S_BAD_HEADER)
+		return shunt_set_error(ENOTSUP, "relay refused the request");
+	if (r.status != SHUNT_BR_S_OK)
 		return shunt_set_error(EPROTO, "relay refused the list: %s", shunt_br_status_str(r.status));
-	}
 	len = ntohl(r.len);
+	if (!len)
+		return 1;
 	buf = calloc(1, len + 1);
-	if (!buf) {
-		close(fd);
+	if (!buf)
 		return shunt_set_error(ENOMEM, "out of memory");
-	}
 	err = shunt_read_full(fd, buf, len, REPLY_MS);
-	close(fd);
 	if (err) {
 		free(buf);
 		return shunt_set_error(-err, "relay: list cut short");
@@ -156,26 +216,15 @@ static int store_peers(struct agent *a, const struct ep_table *all, const char *
 	return err;
 }
 
-static void refresh(struct agent *a)
+/* A list from the relay: stored if it changed; 0, or -errno (logged). */
+static int apply_list(struct agent *a, struct ep_table *t, const char *vm, char *text)
 {
-	struct ep_table t;
-	char vm[SHUNT_NET_MAX], *text = NULL;
-	int was = __atomic_load_n(&a->relay_ok, __ATOMIC_SEQ_CST);
-
-	if (fetch_list(a, &t, vm, &text)) {
-		if (was)
-			pr_warn("bridge: %s; not steering until it answers\n", shunt_strerror());
-		__atomic_store_n(&a->relay_ok, 0, __ATOMIC_SEQ_CST);
-		heartbeat(a, false);
-		return;
-	}
 	if (!a->last_list || strcmp(a->last_list, text) || strcmp(vm, a->vm)) {
-		if (store_peers(a, &t, vm)) {
+		if (store_peers(a, t, vm)) {
 			pr_warn("bridge: cannot store the relay's list: %s\n", shunt_strerror());
-			ep_table_free(&t);
+			ep_table_free(t);
 			free(text);
-			heartbeat(a, false);
-			return;
+			return -EIO;
 		}
 		free(a->last_list);
 		a->last_list = text;
@@ -183,11 +232,89 @@ static void refresh(struct agent *a)
 	} else {
 		free(text);
 	}
-	ep_table_free(&t);
-	if (!was)
-		pr_info("bridge: relay answers; steering\n");
-	__atomic_store_n(&a->relay_ok, 1, __ATOMIC_SEQ_CST);
-	heartbeat(a, true);
+	ep_table_free(t);
+	return 0;
+}
+
+/* A relay without WATCH: a LIST every --refresh, every tick while it is down. */
+static void poll_list(struct agent *a)
+{
+	struct ep_table t;
+	char vm[SHUNT_NET_MAX], *text = NULL;
+	int fd, err;
+
+	fd = ask_list(a, SHUNT_BR_T_LIST);
+	if (fd < 0) {
+		relay_state(a, shunt_strerror());
+		return;
+	}
+	err = read_list(fd, REPLY_MS, &t, vm, &text);
+	close(fd);
+	if (err > 0)
+		err = shunt_set_error(EPROTO, "relay: an empty reply to LIST");
+	if (!err && apply_list(a, &t, vm, text))
+		err = shunt_set_error(EIO, "cannot store the relay's list");
+	relay_state(a, err ? shunt_strerror() : NULL);
+}
+
+/*
+ * The WATCH thread: one connection to the relay, held open; each list it
+ * sends is stored, and its end or SHUNT_BR_WATCH_DEAD_MS of silence stops
+ * the steering at once.  Then it dials again every second.  A relay that
+ * does not know WATCH makes it hand over to poll_list for good.
+ */
+static void *watch_main(void *p)
+{
+	struct agent *a = p;
+
+	while (!shunt_br_stopping()) {
+		bool listed = false;
+		int fd = ask_list(a, SHUNT_BR_T_WATCH), err = 0;
+
+		if (fd >= 0) {
+			pthread_mutex_lock(&a->hb_lock);
+			if (is_closing(a)) {
+				close(fd);
+				fd = -1;
+			}
+			a->watch_fd = fd;
+			pthread_mutex_unlock(&a->hb_lock);
+		}
+		while (fd >= 0) {
+			struct ep_table t;
+			char vm[SHUNT_NET_MAX], *text = NULL;
+
+			err = read_list(fd, SHUNT_BR_WATCH_DEAD_MS, &t, vm, &text);
+			if (err == -ENOTSUP && !listed) {
+				pr_info("bridge: the relay cannot WATCH; asking for the list every %d s\n",
+					a->o->refresh_s);
+				__atomic_store_n(&a->watch, 0, __ATOMIC_SEQ_CST);
+			}
+			if (err < 0 || (!err && apply_list(a, &t, vm, text))) {
+				if (err != -ENOTSUP || listed)
+					relay_state(a, err < 0 ? shunt_strerror() : "cannot store the relay's list");
+				break;
+			}
+			if (!err)
+				listed = true;
+			if (listed)
+				relay_state(a, NULL);
+		}
+		if (fd < 0)
+			relay_state(a, shunt_strerror());
+		pthread_mutex_lock(&a->hb_lock);
+		if (fd >= 0)
+			close(fd);
+		a->watch_fd = -1;
+		pthread_mutex_unlock(&a->hb_lock);
+		if (!__atomic_load_n(&a->watch, __ATOMIC_SEQ_CST))
+			break;
+		for (int i = 0; i < 10 && !shunt_br_stopping() && !is_closing(a); i++)
+			usleep(100000);
+		if (is_closing(a))
+			break;
+	}
+	return NULL;
 }
 
 /* --- connections -------------------------------------------------------- */
@@ -254,8 +381,7 @@ static void *out_conn(void *p)
 	x = shunt_xport_dial_host(&a->o->x, a->o->relay_port, DIAL_MS);
 	if (x < 0) {
 		stat = SHUNT_BR_RELAY_DOWN;
-		__atomic_store_n(&a->relay_ok, 0, __ATOMIC_SEQ_CST);
-		heartbeat(a, false);
+		relay_state(a, "relay: cannot connect");
 		goto fail;
 	}
 	shunt_br_hdr_open(&h, dst.vm, dst.network, &o.addr, o.port);
@@ -411,12 +537,16 @@ int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 	struct pollfd pf[3];
 	char xs[160];
 	__u64 last_refresh = 0;
+	bool have_watcher = false;
+	pthread_t watcher;
 	int err, n = 0;
 
 	if (!a)
 		return shunt_set_error(ENOMEM, "out of memory");
 	a->o = o;
+	a->watch_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->hb_lock, NULL);
 	for (int i = 0; i < 3; i++)
 		pf[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
 	err = shunt_open(&a->c, pin_dir);
@@ -455,17 +585,25 @@ int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 		goto out;
 	}
 	pr_info("bridge: agent on 127.0.0.1:%u, transport %s, relay port %u\n", o->port, xs, o->relay_port);
+	__atomic_store_n(&a->watch, 1, __ATOMIC_SEQ_CST);
+	if (pthread_create(&watcher, NULL, watch_main, a)) {
+		err = shunt_set_error(EAGAIN, "cannot start a thread");
+		goto out;
+	}
+	have_watcher = true;
 	while (!shunt_br_stopping()) {
 		if (shunt_br_tick(&a->run)) {
 			__u64 now = shunt_mono_ns();
 
-			/* the list every refresh, every tick while the relay is down */
-			if (now - last_refresh >= (__u64)o->refresh_s * 1000000000ull ||
-			    !__atomic_load_n(&a->relay_ok, __ATOMIC_SEQ_CST)) {
-				refresh(a);
+			if (__atomic_load_n(&a->watch, __ATOMIC_SEQ_CST)) {
+				heartbeat_tick(a);
+			} else if (now - last_refresh >= (__u64)o->refresh_s * 1000000000ull ||
+				   !relay_ok(a)) {
+				/* no WATCH: the list every refresh, every tick while down */
+				poll_list(a);
 				last_refresh = now;
 			} else {
-				heartbeat(a, true);
+				heartbeat_tick(a);
 			}
 		}
 		n = poll(pf, 3, SHUNT_BR_POLL_MS);
@@ -476,10 +614,20 @@ int shunt_bridge_agent(const char *pin_dir, const struct shunt_br_agent_opts *o)
 				accept_one(a, pf[i].fd, i < 2 ? out_conn : in_conn);
 	}
 	pr_info("bridge: stopping\n");
-	heartbeat(a, false);
 	err = 0;
 out:
-	/* Steering is off (heartbeat): live connections end with us. */
+	/* Steering off for good, the watcher woken and gone; live
+	 * connections end with us. */
+	pthread_mutex_lock(&a->hb_lock);
+	__atomic_store_n(&a->closing, true, __ATOMIC_SEQ_CST);
+	a->relay_ok = 0;
+	if (have_watcher)	/* not another agent's word (EBUSY above) */
+		heartbeat(a, false);
+	if (a->watch_fd >= 0)
+		shutdown(a->watch_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&a->hb_lock);
+	if (have_watcher)
+		pthread_join(watcher, NULL);
 	for (int i = 0; i < 3; i++)
 		if (pf[i].fd >= 0)
 			close(pf[i].fd);

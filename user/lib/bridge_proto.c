@@ -102,9 +102,9 @@ void shunt_br_hdr_open(struct shunt_br_hdr *h, const char *dst_vm, const char *n
 	snprintf(h->network, sizeof(h->network), "%s", network);
 }
 
-void shunt_br_hdr_list(struct shunt_br_hdr *h)
+void shunt_br_hdr_list(struct shunt_br_hdr *h, int type)
 {
-	hdr_init(h, SHUNT_BR_T_LIST);
+	hdr_init(h, type);
 }
 
 void shunt_br_hdr_addr(const struct shunt_br_hdr *h, struct shunt_addr *a)
@@ -151,10 +151,11 @@ int shunt_br_hdr_check(const struct shunt_br_hdr *h, bool stamped)
 		return shunt_set_error(EPROTO, stamped ? "no source VM" : "source VM set by a guest");
 	if (stamped && (err = name_field(h->src_vm, sizeof(h->src_vm), false, "source VM")))
 		return err;
-	if (h->type == SHUNT_BR_T_LIST) {
+	if (h->type == SHUNT_BR_T_LIST || h->type == SHUNT_BR_T_WATCH) {
 		if (h->family || h->port || !all_zero(h->addr, sizeof(h->addr)) ||
 		    !all_zero(h->dst_vm, sizeof(h->dst_vm)) || !all_zero(h->network, sizeof(h->network)))
-			return shunt_set_error(EPROTO, "LIST with arguments");
+			return shunt_set_error(EPROTO, "%s with arguments",
+					       h->type == SHUNT_BR_T_LIST ? "LIST" : "WATCH");
 		return 0;
 	}
 	if (h->type != SHUNT_BR_T_OPEN)

@@ -7,7 +7,8 @@
  * VM is known, the address is one of its endpoints in that network, and
  * the source VM (from the transport the request came on, never from the
  * request) has an endpoint in that network too.  After the header it only
- * moves bytes; the agents' framing passes through it untouched.
+ * moves bytes; the agents' framing passes through it untouched.  An agent
+ * keeps a WATCH open to it: the list at every change, and its liveness.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -95,14 +96,17 @@ static bool in_network(const struct ep_table *t, const char *vm, const char *net
 	return false;
 }
 
-static void send_reply(int fd, int status, const char *text, const char *vm)
+static int send_reply(int fd, int status, const char *text, const char *vm)
 {
 	struct shunt_br_reply rep;
 	__u32 len = text ? strlen(text) : 0;
+	int err;
 
 	shunt_br_reply_fill(&rep, status, len, vm);
-	if (!shunt_write_full(fd, &rep, sizeof(rep), HDR_MS) && len)
-		shunt_write_full(fd, text, len, HDR_MS);
+	err = shunt_write_full(fd, &rep, sizeof(rep), HDR_MS);
+	if (!err && len)
+		err = shunt_write_full(fd, text, len, HDR_MS);
+	return err;
 }
 
 /* LIST: every VM endpoint of the networks the asking VM is in, as JSON. */
@@ -117,6 +121,65 @@ static char *list_json(const char *src, const struct ep_table *t)
 	json = ep_table_to_json(&out);
 	ep_table_free(&out);
 	return json;
+}
+
+/* The list for @vm as the table is now: JSON, or NULL (logged). */
+static char *current_list(struct relay *r, const char *vm)
+{
+	char *json;
+
+	if (table_lock(r)) {
+		pr_warn("bridge relay: %s\n", shunt_strerror());
+		return NULL;
+	}
+	json = list_json(vm, &r->t);
+	pthread_mutex_unlock(&r->lock);	/* never send under the lock */
+	return json;
+}
+
+/*
+ * WATCH: the list now, again at every change (the table is checked every
+ * 250 ms), an empty reply every SHUNT_BR_KEEPALIVE_MS in between.  Until
+ * the agent goes (its side readable: it sends nothing after WATCH), a
+ * write fails, or we stop; a relay that dies ends it, which is how its
+ * agents learn of it at once.
+ */
+#define WATCH_CHECK_MS	250
+
+static void serve_watch(struct relay *r, int fd, const char *vm)
+{
+	__u64 last_sent = 0;
+	char *last = NULL;
+
+	while (!shunt_br_stopping()) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		char *json = current_list(r, vm);
+		__u64 now = shunt_mono_ns();
+		int err = 0;
+
+		if (!json)
+			break;
+		if (!last || strcmp(json, last)) {
+			err = send_reply(fd, SHUNT_BR_S_OK, json, vm);
+			if (!err)
+				shunt_br_count(&r->run, SHUNT_BR_LISTS);
+			free(last);
+			last = json;
+			last_sent = now;
+		} else {
+			free(json);
+			if (now - last_sent >= SHUNT_BR_KEEPALIVE_MS * 1000000ull) {
+				err = send_reply(fd, SHUNT_BR_S_OK, NULL, vm);
+				last_sent = now;
+			}
+		}
+		if (err)
+			break;
+		err = poll(&pf, 1, WATCH_CHECK_MS);
+		if (err > 0 || (err < 0 && errno != EINTR))
+			break;
+	}
+	free(last);
 }
 
 /* OPEN, against the table: a status to reply if not OK. */
@@ -171,18 +234,20 @@ static void *relay_conn(void *p)
 		send_reply(rc.fd, SHUNT_BR_S_BAD_HEADER, NULL, NULL);
 		goto out;
 	}
-	if (table_lock(r)) {
-		pr_warn("bridge relay: %s\n", shunt_strerror());
+	if (h.type == SHUNT_BR_T_WATCH) {
+		serve_watch(r, rc.fd, rc.src->name);
 		goto out;
 	}
 	if (h.type == SHUNT_BR_T_LIST) {
-		char *json = list_json(rc.src->name, &r->t);
+		char *json = current_list(r, rc.src->name);
 
-		pthread_mutex_unlock(&r->lock);	/* never send under the lock */
-		send_reply(rc.fd, json ? SHUNT_BR_S_OK : SHUNT_BR_S_BAD_HEADER, json, rc.src->name);
-		if (json)
+		if (json && !send_reply(rc.fd, SHUNT_BR_S_OK, json, rc.src->name))
 			shunt_br_count(&r->run, SHUNT_BR_LISTS);
 		free(json);
+		goto out;
+	}
+	if (table_lock(r)) {
+		pr_warn("bridge relay: %s\n", shunt_strerror());
 		goto out;
 	}
 	status = check_open(r, rc.src->name, &h, &r->t);

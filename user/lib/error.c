@@ -6,7 +6,8 @@
 
 #include "error.h"
 
-static char errbuf[1024];
+/* Per thread: the bridge's connection and WATCH threads fail apart. */
+static __thread char errbuf[1024];
 
 const char *shunt_strerror(void)
 {
