@@ -149,17 +149,28 @@ static char *current_list(struct relay *r, const char *vm)
 static void serve_watch(struct relay *r, int fd, const char *vm)
 {
 	__u64 last_sent = 0;
+	__u32 last_seq = 0;
 	char *last = NULL;
 
 	while (!shunt_br_stopping()) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		char *json = current_list(r, vm);
 		__u64 now = shunt_mono_ns();
+		struct shunt_cfg cfg;
+		char *json = NULL;
+		bool moved = !last;
 		int err = 0;
 
-		if (!json)
+		/* The list again only if the table moved (its seq, read
+		 * before the list: a change in between shows next time). */
+		if (shunt_get_cfg(&r->c, &cfg)) {
+			moved = true;
+		} else if (cfg.seq != last_seq) {
+			moved = true;
+			last_seq = cfg.seq;
+		}
+		if (moved && !(json = current_list(r, vm)))
 			break;
-		if (!last || strcmp(json, last)) {
+		if (json && (!last || strcmp(json, last))) {
 			err = send_reply(fd, SHUNT_BR_S_OK, json, vm);
 			if (!err)
 				shunt_br_count(&r->run, SHUNT_BR_LISTS);
