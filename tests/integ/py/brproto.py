@@ -100,12 +100,7 @@ def main():
     s.settimeout(10)
     s.connect(path)
     s.sendall(h)
-    r = b""
-    while len(r) < 48:
-        b = s.recv(48 - len(r))
-        if not b:
-            break
-        r += b
+    r = recv_exact(s, 48)
     if len(r) < 48:
         print("closed")
         return
