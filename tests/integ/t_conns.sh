@@ -26,12 +26,17 @@ bg "$NSB" "$CGB" "$TMPD/s2.log" python3 "$HOLD" server 10.10.0.3 7401 100 "$TMPD
 wait_ready "$TMPD/s2.log"
 bg "$NSA" "$CGA" "$TMPD/c2.log" python3 "$HOLD" client 10.10.0.3 7401 100 "$TMPD/go2"
 C2=$LAST_PID
-for i in $(seq 100); do
-	grep -q '^read' "$TMPD/s1.log" && grep -q '^sent' "$TMPD/c1.log" && grep -q '^read' "$TMPD/s2.log" &&
-		grep -q '^read' "$TMPD/s4.log" && break
+# "read N", not "ready": every server has read its bytes (each client sent).
+for i in $(seq 200); do
+	grep -q '^read [0-9]' "$TMPD/s1.log" && grep -q '^sent' "$TMPD/c1.log" &&
+		grep -q '^read [0-9]' "$TMPD/s2.log" && grep -q '^read [0-9]' "$TMPD/s4.log" && break
 	sleep 0.05
 done
-grep -q "^read 1048576" "$TMPD/s1.log" || { cat "$TMPD"/s1.log "$TMPD"/c1.log "$TMPD"/s2.log "$TMPD"/c2.log >&2; fail "server 1 did not read its 1 MiB"; }
+for s in 1 2 4; do
+	grep -q "^read [0-9]" "$TMPD/s$s.log" ||
+		{ cat "$TMPD"/s$s.log "$TMPD"/c$s.log >&2; fail "server $s did not read its bytes in 10 s"; }
+done
+grep -q "^read 1048576" "$TMPD/s1.log" || { cat "$TMPD"/s1.log "$TMPD"/c1.log >&2; fail "server 1 did not read its 1 MiB"; }
 sleep 0.2	# the read counter runs after the read returns
 
 shunt conns --json > "$TMPD/conns.json"
