@@ -289,14 +289,17 @@ static void *watch_main(void *p)
 				pr_info("bridge: the relay cannot WATCH; asking for the list every %d s\n",
 					a->o->refresh_s);
 				__atomic_store_n(&a->watch, 0, __ATOMIC_SEQ_CST);
-			}
-			if (err < 0 || (!err && apply_list(a, &t, vm, text))) {
-				if (err != -ENOTSUP || listed)
-					relay_state(a, err < 0 ? shunt_strerror() : "cannot store the relay's list");
 				break;
 			}
-			if (!err)
-				listed = true;
+			if (err < 0) {
+				relay_state(a, shunt_strerror());
+				break;
+			}
+			if (!err && apply_list(a, &t, vm, text)) {
+				relay_state(a, "cannot store the relay's list");
+				break;
+			}
+			listed |= !err;		/* a keepalive before any list says nothing */
 			if (listed)
 				relay_state(a, NULL);
 		}
