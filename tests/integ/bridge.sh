@@ -131,6 +131,9 @@ bridge_setup() {
 	fi
 }
 
+# br_note: what `shunt explain` says in vma of a connection to b1 (10.2.0.2).
+br_note() { sa explain 10.1.0.2 10.2.0.2:7000 --json | jq -r .note; }
+
 # br_counter PIN_DIR NAME: a bridge counter of that instance.
 br_counter() {
 	"$SHUNT_BIN" --pin-dir "$1" status --json | jq -r --arg n "$2" '.bridge.counters[$n]'

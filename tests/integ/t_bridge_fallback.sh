@@ -30,11 +30,10 @@ came_by() {
 }
 
 came_by bridge "agent running"
-note() { sa explain 10.1.0.2 10.2.0.2:7000 --json | jq -r .note; }
-note | grep -q 'is endpoint b1 of VM vmb: .*steered to the bridge agent' || fail "explain: $(note)"
+br_note | grep -q 'is endpoint b1 of VM vmb: .*steered to the bridge agent' || fail "explain: $(br_note)"
 kill -TERM "$AGENT_A_PID"
 wait "$AGENT_A_PID" 2>/dev/null
-note | grep -q 'no live bridge agent' || fail "explain without an agent: $(note)"
+br_note | grep -q 'no live bridge agent' || fail "explain without an agent: $(br_note)"
 f0=$(br_counter "$PIN_A" fallback_no_agent)
 came_by network "agent stopped"
 [ "$(br_counter "$PIN_A" fallback_no_agent)" = $((f0 + 1)) ] || fail "fallback not counted"

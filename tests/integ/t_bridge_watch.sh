@@ -5,7 +5,8 @@
 # steering at once: its agents' WATCH connections end.  A relay that hangs
 # (SIGSTOP) stops it within the 3 s of silence the agent allows; going on
 # (SIGCONT), it is taken back.  A relay from before WATCH (a fake that
-# refuses it) is polled with LIST instead, and steering goes on.
+# refuses it) is polled with LIST instead, and the agent stays alive, so
+# explain says b1 would be steered (the fake relays no connection).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/bridge.sh"
 bridge_setup
@@ -80,4 +81,6 @@ listed b1 || fail "b1 not in the table from the old relay's list"
 sleep 8	# the next LIST: --refresh 5 s, at the next tick (within 1.25 s)
 [ "$(grep -c '^LIST' "$TMPD/old.log")" -ge 2 ] || fail "not polled every --refresh: $(cat "$TMPD/old.log")"
 alive true || fail "not steering with a relay from before WATCH"
+br_note | grep -q 'is endpoint b1 of VM vmb: .*steered to the bridge agent' ||
+	fail "explain, with a relay from before WATCH: $(br_note)"
 echo "watch ok: changes at once, a killed relay stops steering within $t ms, a hung one within 3 s, an old one is polled"
